@@ -1,0 +1,384 @@
+//! The one TOML configuration file. Every key has a default, so no file is needed;
+//! unknown keys are refused with their name (serde's `deny_unknown_fields`), because a
+//! misspelt key silently ignored is how a trunk ends up dialled with the wrong settings.
+
+use std::net::SocketAddr;
+use std::ops::RangeInclusive;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+/// Where the configuration came from and why it was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("cannot read config file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("config file {path}: {message}")]
+    Parse { path: PathBuf, message: String },
+    #[error("config: {0}")]
+    Invalid(String),
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    pub database: DatabaseConfig,
+    pub sip: SipConfig,
+    pub trunk: TrunkConfig,
+    pub caller_lines: Vec<CallerLine>,
+    pub http: HttpConfig,
+    pub media: MediaConfig,
+    pub ivr: IvrConfig,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://FILE` (embedded default) or `postgres://user@host/db`.
+    pub url: String,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://kenkocall.db".into(),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SipConfig {
+    pub listen: SocketAddr,
+    /// The health-call numbers we answer; other Request-URI users get 404.
+    pub inbound_numbers: Vec<String>,
+    /// RTP port range, `LOW-HIGH` inclusive.
+    pub rtp_ports: String,
+    /// Concurrent calls this node carries; past it INVITEs get 503.
+    pub max_calls: usize,
+    /// Ring timeout for outbound calls, seconds.
+    pub ring_timeout_secs: u64,
+}
+
+impl Default for SipConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 5060)),
+            inbound_numbers: vec!["05031980214".into()],
+            rtp_ports: "20000-29999".into(),
+            max_calls: 3000,
+            ring_timeout_secs: 45,
+        }
+    }
+}
+
+impl SipConfig {
+    /// The RTP port range, validated (even bounds not required; RTCP is ignored).
+    pub fn rtp_port_range(&self) -> Result<RangeInclusive<u16>, ConfigError> {
+        let bad = || {
+            ConfigError::Invalid(format!(
+                "sip.rtp_ports = {:?}: expected LOW-HIGH, e.g. 20000-29999",
+                self.rtp_ports
+            ))
+        };
+        let (lo, hi) = self.rtp_ports.split_once('-').ok_or_else(bad)?;
+        let lo: u16 = lo.trim().parse().map_err(|_| bad())?;
+        let hi: u16 = hi.trim().parse().map_err(|_| bad())?;
+        if lo == 0 || lo > hi {
+            return Err(bad());
+        }
+        Ok(lo..=hi)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct TrunkConfig {
+    /// Where outbound INVITEs go.
+    pub uri: String,
+    pub username: String,
+    pub password: String,
+    /// Concurrent calls the trunk allows.
+    pub channels: usize,
+    /// REGISTER to the trunk (refreshed before expiry) when true.
+    pub register: bool,
+}
+
+impl Default for TrunkConfig {
+    fn default() -> Self {
+        Self {
+            uri: "sip:127.0.0.1:5070".into(),
+            username: String::new(),
+            password: String::new(),
+            channels: 2600,
+            register: false,
+        }
+    }
+}
+
+/// One outbound caller line; patients are told these numbers, so only these are used.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CallerLine {
+    pub number: String,
+    /// Concurrent calls this line may carry (0 = limited by the trunk only).
+    #[serde(default)]
+    pub channels: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct HttpConfig {
+    pub listen: SocketAddr,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        Self {
+            listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct MediaConfig {
+    /// No RTP from the peer for this long ends the call as a media timeout.
+    pub timeout_secs: u64,
+}
+
+impl Default for MediaConfig {
+    fn default() -> Self {
+        Self { timeout_secs: 30 }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct IvrConfig {
+    /// Folder holding `<lang>/<prompt>.wav` and `<lang>/prompts.toml`.
+    pub prompts_dir: PathBuf,
+    /// Folder holding the dialplan TOML files.
+    pub dialplans_dir: PathBuf,
+}
+
+impl Default for IvrConfig {
+    fn default() -> Self {
+        Self {
+            prompts_dir: "prompts".into(),
+            dialplans_dir: "dialplans".into(),
+        }
+    }
+}
+
+impl Default for CallerLine {
+    fn default() -> Self {
+        Self {
+            number: String::new(),
+            channels: 0,
+        }
+    }
+}
+
+/// The two caller lines of the seed documents (050-3198-0215 and 050-3311-0008).
+fn default_caller_lines() -> Vec<CallerLine> {
+    ["05031980215", "05033110008"]
+        .into_iter()
+        .map(|n| CallerLine {
+            number: n.into(),
+            channels: 0,
+        })
+        .collect()
+}
+
+/// Command-line and environment overrides, applied on top of the file.
+#[derive(Debug, Clone, Default)]
+pub struct Overrides {
+    pub database: Option<String>,
+    pub sip_listen: Option<SocketAddr>,
+    pub http_listen: Option<SocketAddr>,
+}
+
+impl Config {
+    /// Parses a TOML document; unknown keys are an error naming the key.
+    pub fn from_toml(text: &str, path: &Path) -> Result<Self, ConfigError> {
+        let mut cfg: Config = toml::from_str(text).map_err(|e| ConfigError::Parse {
+            path: path.to_path_buf(),
+            message: e.to_string().trim_end().to_string(),
+        })?;
+        if cfg.caller_lines.is_empty() {
+            cfg.caller_lines = default_caller_lines();
+        }
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    /// The defaults alone, as used when no file exists.
+    pub fn defaults() -> Self {
+        Self {
+            caller_lines: default_caller_lines(),
+            ..Self::default()
+        }
+    }
+
+    /// Loads `explicit` if given (it must exist), else `./kenkocall.toml` if present,
+    /// else the defaults; then applies the overrides.
+    pub fn load(explicit: Option<&Path>, overrides: &Overrides) -> Result<Self, ConfigError> {
+        let default_path = Path::new("kenkocall.toml");
+        let path = match explicit {
+            Some(p) => Some(p),
+            None if default_path.exists() => Some(default_path),
+            None => None,
+        };
+        let mut cfg = match path {
+            Some(p) => {
+                let text = std::fs::read_to_string(p).map_err(|source| ConfigError::Read {
+                    path: p.to_path_buf(),
+                    source,
+                })?;
+                Self::from_toml(&text, p)?
+            }
+            None => Self::defaults(),
+        };
+        cfg.apply(overrides);
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn apply(&mut self, o: &Overrides) {
+        if let Some(url) = &o.database {
+            self.database.url = url.clone();
+        }
+        if let Some(a) = o.sip_listen {
+            self.sip.listen = a;
+        }
+        if let Some(a) = o.http_listen {
+            self.http.listen = a;
+        }
+    }
+
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.sip.rtp_port_range()?;
+        if self.caller_lines.iter().any(|l| l.number.trim().is_empty()) {
+            return Err(ConfigError::Invalid(
+                "caller_lines: every line needs a number".into(),
+            ));
+        }
+        if !(self.database.url.starts_with("sqlite:")
+            || self.database.url.starts_with("postgres://")
+            || self.database.url.starts_with("postgresql://"))
+        {
+            return Err(ConfigError::Invalid(format!(
+                "database.url must start with sqlite:, postgres:// or postgresql:// (got {:?})",
+                self.database.url.split(':').next().unwrap_or("")
+            )));
+        }
+        Ok(())
+    }
+
+    /// The effective configuration as TOML, with the trunk password hidden.
+    pub fn to_display_toml(&self) -> String {
+        let mut shown = self.clone();
+        if !shown.trunk.password.is_empty() {
+            shown.trunk.password = "********".into();
+        }
+        shown.database.url = redact_url_password(&shown.database.url);
+        toml::to_string_pretty(&shown).unwrap_or_else(|e| format!("# cannot render: {e}\n"))
+    }
+}
+
+/// `postgres://user:secret@host/db` → `postgres://user:********@host/db`.
+fn redact_url_password(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_string();
+    };
+    let Some((userinfo, host)) = rest.split_once('@') else {
+        return url.to_string();
+    };
+    match userinfo.split_once(':') {
+        Some((user, _)) => format!("{scheme}://{user}:********@{host}"),
+        None => url.to_string(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Config, ConfigError> {
+        Config::from_toml(text, Path::new("test.toml"))
+    }
+
+    #[test]
+    fn empty_file_gives_every_default() {
+        let cfg = parse("").unwrap();
+        assert_eq!(cfg, Config::defaults());
+        assert_eq!(cfg.sip.listen.to_string(), "127.0.0.1:5060");
+        assert_eq!(cfg.caller_lines.len(), 2);
+        assert_eq!(cfg.trunk.channels, 2600);
+    }
+
+    #[test]
+    fn unknown_key_is_refused_by_name() {
+        let err = parse("[sip]\nlisten = \"127.0.0.1:5060\"\nlistne = 1\n").unwrap_err();
+        assert!(err.to_string().contains("listne"), "{err}");
+    }
+
+    #[test]
+    fn documented_keys_parse() {
+        let cfg = parse(
+            r#"
+[database]
+url = "postgres://k@db/kc"
+[sip]
+listen = "0.0.0.0:5080"
+inbound_numbers = ["05031980214", "0120000000"]
+rtp_ports = "30000-30100"
+[trunk]
+uri = "sip:trunk.example:5060"
+username = "u"
+password = "p"
+channels = 10
+[[caller_lines]]
+number = "0501"
+[http]
+listen = "127.0.0.1:9090"
+"#,
+        )
+        .unwrap();
+        assert_eq!(cfg.sip.rtp_port_range().unwrap(), 30000..=30100);
+        assert_eq!(cfg.caller_lines.len(), 1);
+        assert_eq!(cfg.trunk.channels, 10);
+        assert_eq!(cfg.http.listen.port(), 9090);
+    }
+
+    #[test]
+    fn overrides_win_over_file() {
+        let mut cfg = parse("[database]\nurl = \"sqlite://a.db\"\n").unwrap();
+        cfg.apply(&Overrides {
+            database: Some("sqlite://b.db".into()),
+            sip_listen: Some("127.0.0.1:5999".parse().unwrap()),
+            http_listen: None,
+        });
+        assert_eq!(cfg.database.url, "sqlite://b.db");
+        assert_eq!(cfg.sip.listen.port(), 5999);
+    }
+
+    #[test]
+    fn bad_port_range_is_refused() {
+        assert!(parse("[sip]\nrtp_ports = \"9-3\"\n").is_err());
+        assert!(parse("[sip]\nrtp_ports = \"abc\"\n").is_err());
+    }
+
+    #[test]
+    fn display_hides_passwords() {
+        let mut cfg = Config::defaults();
+        cfg.trunk.password = "s3cret".into();
+        cfg.database.url = "postgres://k:pw@h/db".into();
+        let shown = cfg.to_display_toml();
+        assert!(!shown.contains("s3cret") && !shown.contains(":pw@"), "{shown}");
+    }
+}

@@ -1,0 +1,1 @@
+//! See the issue for this concern; filled in by its work.

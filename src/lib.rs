@@ -1,0 +1,14 @@
+//! kenkocall: a telephony IVR engine for daily home-care health observation.
+//!
+//! Modules follow the concerns in DEVELOPERS.md: `sip` (signalling), `media` (RTP, G.711,
+//! DTMF), `ivr` (dialplans and the questionnaire), `store` (the case store), `dialer`
+//! (auto-call slots and retries), `admin` (staff pages). `config` is the one TOML file.
+
+pub mod admin;
+pub mod config;
+pub mod dialer;
+pub mod ivr;
+pub mod media;
+pub mod privacy;
+pub mod sip;
+pub mod store;
