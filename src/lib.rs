@@ -5,6 +5,7 @@
 //! (auto-call slots and retries), `admin` (staff pages). `config` is the one TOML file.
 
 pub mod admin;
+pub mod call;
 pub mod config;
 pub mod dialer;
 pub mod ivr;
