@@ -374,6 +374,13 @@ listen = "127.0.0.1:9090"
     }
 
     #[test]
+    fn example_file_parses_to_the_defaults() {
+        // The shipped example documents the defaults; this keeps it true.
+        let text = include_str!("../kenkocall.example.toml");
+        assert_eq!(parse(text).unwrap(), Config::defaults());
+    }
+
+    #[test]
     fn display_hides_passwords() {
         let mut cfg = Config::defaults();
         cfg.trunk.password = "s3cret".into();

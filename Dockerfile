@@ -1,0 +1,27 @@
+# Multi-stage release build of kenkocall: build with the Rust toolchain, run on a slim
+# Debian as a non-root user with the prompts and dialplans beside the binary.
+FROM rust:1.95-bookworm AS build
+WORKDIR /src
+COPY Cargo.toml Cargo.lock ./
+COPY src ./src
+COPY migrations ./migrations
+COPY benches ./benches
+RUN cargo build --release --locked --bin kenkocall
+
+FROM debian:bookworm-slim
+RUN apt-get update \
+ && apt-get install -y --no-install-recommends ca-certificates tzdata \
+ && rm -rf /var/lib/apt/lists/* \
+ && useradd --system --create-home --home-dir /var/lib/kenkocall kenkocall
+COPY --from=build /src/target/release/kenkocall /usr/local/bin/kenkocall
+COPY prompts /opt/kenkocall/prompts
+COPY dialplans /opt/kenkocall/dialplans
+COPY kenkocall.example.toml /opt/kenkocall/kenkocall.example.toml
+USER kenkocall
+WORKDIR /var/lib/kenkocall
+ENV KENKOCALL_PROMPTS_DIR=/opt/kenkocall/prompts \
+    KENKOCALL_DIALPLANS_DIR=/opt/kenkocall/dialplans
+# SIP (UDP and TCP), staff pages, RTP range.
+EXPOSE 5060/udp 5060/tcp 8080/tcp 20000-29999/udp
+ENTRYPOINT ["kenkocall"]
+CMD ["serve"]

@@ -1,0 +1,108 @@
+//! Subcommands. Each one loads the effective configuration the same way, so what
+//! `config show` prints is what every other command uses.
+
+mod patients;
+mod reports;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use kenkocall::config::{Config, Overrides};
+use kenkocall::store::Store;
+
+#[derive(Debug, Parser)]
+#[command(name = "kenkocall", version, about = "Telephony IVR engine for daily home-care health observation")]
+pub struct Cli {
+    /// Configuration file (default: ./kenkocall.toml if present, else built-in defaults).
+    #[arg(long, global = true, value_name = "FILE")]
+    pub config: Option<PathBuf>,
+    /// Case store URL: sqlite://FILE or postgres://user@host/db.
+    #[arg(long, global = true, env = "KENKOCALL_DATABASE_URL", value_name = "URL")]
+    pub database: Option<String>,
+    /// SIP listen address (overrides sip.listen).
+    #[arg(long, global = true, value_name = "ADDR")]
+    pub sip_listen: Option<SocketAddr>,
+    /// HTTP listen address for the staff pages (overrides http.listen).
+    #[arg(long, global = true, value_name = "ADDR")]
+    pub http_listen: Option<SocketAddr>,
+    /// More log output (-v info, -vv debug); RUST_LOG wins when set.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Apply the case-store migrations (also done at every start).
+    Migrate,
+    /// Enrol and list patients.
+    #[command(subcommand)]
+    Patients(patients::PatientsCommand),
+    /// Health reports, newest last.
+    Reports(reports::ReportsArgs),
+    /// Configuration.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Print the effective configuration (file, flags and environment applied).
+    Show,
+}
+
+pub fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default));
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+}
+
+fn load_config(cli: &Cli) -> anyhow::Result<Config> {
+    let overrides = Overrides {
+        database: cli.database.clone(),
+        sip_listen: cli.sip_listen,
+        http_listen: cli.http_listen,
+    };
+    Ok(Config::load(cli.config.as_deref(), &overrides)?)
+}
+
+/// Opens the case store and brings its schema up to date.
+async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
+    let store = Store::connect(&cfg.database.url)
+        .await
+        .context("cannot open the case store")?;
+    store
+        .migrate()
+        .await
+        .context("cannot apply case-store migrations")?;
+    Ok(store)
+}
+
+pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
+    let cfg = load_config(&cli)?;
+    match &cli.command {
+        Command::Migrate => {
+            open_store(&cfg).await?;
+            println!("case store is up to date");
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Patients(cmd) => patients::run(cmd, &open_store(&cfg).await?).await,
+        Command::Reports(args) => reports::run(args, &open_store(&cfg).await?).await,
+        Command::Config(ConfigCommand::Show) => {
+            print!("{}", cfg.to_display_toml());
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
