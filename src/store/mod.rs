@@ -32,6 +32,7 @@
 
 mod attempts;
 mod audit;
+mod catalog;
 mod centres;
 mod import;
 mod model;
@@ -41,6 +42,7 @@ mod reports;
 
 pub use attempts::{AttemptId, AttemptUpdate, CallAttempt, NewAttempt};
 pub use audit::{AuditEntry, AuthFailureKey};
+pub use catalog::{CatalogColumn, SchemaCatalog};
 pub use centres::{
     AlertThresholds, CallingHours, CentreId, CentreSettings, HealthCentre, RetryPolicy,
 };
@@ -49,7 +51,7 @@ pub use model::{
     AttemptOutcome, AttemptState, CallSlots, Channel, ContactMethod, Language, SlotsError, Symptom,
     UnknownValue,
 };
-pub use patients::{IdentityCheck, NewPatient, Patient, PatientId, PatientStatus};
+pub use patients::{IdentityCheck, NewPatient, Patient, PatientId, PatientStatus, valid_hersys_id};
 pub use phone::{PhoneError, national_form, normalise_phone};
 pub use reports::{Answer, HealthReport, ReportCall, ReportFilter, ReportId, ReportView};
 
