@@ -84,9 +84,11 @@ async fn centre_is_created_with_defaults_and_its_settings_round_trip() {
         assert_eq!(c.settings, CentreSettings::default());
         assert_eq!(s.ensure_centre("Minato").await.unwrap().id, c.id);
 
-        let mut settings = CentreSettings::default();
-        settings.timezone = "Asia/Seoul".into();
-        settings.default_slots = CallSlots::parse("10;15").unwrap();
+        let mut settings = CentreSettings {
+            timezone: "Asia/Seoul".into(),
+            default_slots: CallSlots::parse("10;15").unwrap(),
+            ..Default::default()
+        };
         settings.retry.max_attempts = 5;
         settings.retry.busy_delay = std::time::Duration::from_secs(120);
         settings.alerts.spo2_urgent = 92;
