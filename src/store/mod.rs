@@ -36,6 +36,7 @@ mod catalog;
 mod centres;
 mod import;
 mod model;
+mod patient_changes;
 mod patients;
 mod phone;
 mod reports;
