@@ -127,16 +127,30 @@ pub async fn backends() -> Vec<TestDb> {
 }
 
 /// Runs `scenario` on SQLite and (when available) PostgreSQL, each on a fresh database,
-/// naming the backend if it panics.
+/// naming the backend if it panics. The database is cleaned up even when the scenario fails.
 pub async fn on_every_backend<F, Fut>(scenario: F)
 where
     F: Fn(Store) -> Fut,
-    Fut: std::future::Future<Output = ()>,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
 {
-    for db in backends().await {
+    for backend in [Backend::Sqlite, Backend::Postgres] {
+        // Created one at a time, so a failure on the first leaves nothing behind on the second.
+        let db = match backend {
+            Backend::Sqlite => sqlite().await,
+            Backend::Postgres => match postgres().await {
+                Some(db) => db,
+                None => continue,
+            },
+        };
         eprintln!("--- on {}", db.backend().as_str());
-        scenario(db.store.clone()).await;
+        let outcome = tokio::spawn(scenario(db.store.clone())).await;
         db.finish().await;
+        if let Err(e) = outcome {
+            if e.is_panic() {
+                std::panic::resume_unwind(e.into_panic());
+            }
+            panic!("scenario did not finish: {e}");
+        }
     }
 }
 
