@@ -9,6 +9,7 @@ use chrono::Utc;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, Row};
 
+use super::alerts::AlertThresholds;
 use super::audit::append_audit;
 use super::{CallSlots, Store, StoreError, to_ms};
 
@@ -34,26 +35,6 @@ impl Default for RetryPolicy {
             busy_delay: Duration::from_secs(5 * 60),
             failed_delay: Duration::from_secs(10 * 60),
             slot_window: Duration::from_secs(60 * 60),
-        }
-    }
-}
-
-/// Alert thresholds (the mission's defaults): SpO2 at or below `spo2_urgent` is urgent,
-/// at or below `spo2_recheck` worth re-checking; temperature at or above
-/// `temperature_followup_dc` (0.1 °C) flags follow-up.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
-pub struct AlertThresholds {
-    pub spo2_urgent: u8,
-    pub spo2_recheck: u8,
-    pub temperature_followup_dc: i64,
-}
-
-impl Default for AlertThresholds {
-    fn default() -> Self {
-        AlertThresholds {
-            spo2_urgent: 93,
-            spo2_recheck: 95,
-            temperature_followup_dc: 375,
         }
     }
 }

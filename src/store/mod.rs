@@ -30,6 +30,7 @@
 //! and its audit entry) run in one transaction. On SQLite write transactions start with
 //! `BEGIN IMMEDIATE` so two writers queue on the busy timeout instead of failing on upgrade.
 
+mod alerts;
 mod attempts;
 mod audit;
 mod catalog;
@@ -41,12 +42,11 @@ mod patients;
 mod phone;
 mod reports;
 
+pub use alerts::{AlertLevel, AlertThresholds};
 pub use attempts::{AttemptId, AttemptUpdate, CallAttempt, NewAttempt};
 pub use audit::{AuditEntry, AuthFailureKey};
 pub use catalog::{CatalogColumn, SchemaCatalog};
-pub use centres::{
-    AlertThresholds, CallingHours, CentreId, CentreSettings, HealthCentre, RetryPolicy,
-};
+pub use centres::{CallingHours, CentreId, CentreSettings, HealthCentre, RetryPolicy};
 pub use import::{ImportErrors, ImportSummary, RowError, parse_patients_csv};
 pub use model::{
     AttemptOutcome, AttemptState, CallSlots, Channel, ContactMethod, Language, SlotsError, Symptom,
