@@ -29,6 +29,20 @@
 //! Writes that belong together (a report row and its first answer, an import, a staff change
 //! and its audit entry) run in one transaction. On SQLite write transactions start with
 //! `BEGIN IMMEDIATE` so two writers queue on the busy timeout instead of failing on upgrade.
+//!
+//! # Who calls what
+//! - CLI / staff: [`Store::connect`], [`Store::migrate`], [`Store::import_patients_csv`]
+//!   (all-or-nothing; new centre names are created with default settings),
+//!   [`Store::list_patients`], [`Store::list_reports`] + [`HealthReport::to_json_line`],
+//!   [`Store::set_centre_slots`], [`Store::set_patient_slots`], [`Store::stop_patient`],
+//!   [`Store::resume_patient`], [`Store::list_attempts`], [`Store::list_audit`].
+//! - IVR: [`Store::verify_identity`], [`Store::record_auth_failure`] /
+//!   [`Store::count_auth_failures`], [`Store::start_report`] (first answer) →
+//!   [`Store::record_answer`] → [`Store::complete_report`], [`Store::mark_wrong_number`],
+//!   [`AlertThresholds::assess`].
+//! - Dialer: [`Store::patients_due`], [`Store::plan_attempt`], [`Store::claim_due_attempts`],
+//!   [`Store::renew_lease`], [`Store::update_attempt`], [`Store::stale_in_flight_attempts`],
+//!   [`Store::has_report_since`], [`Patient::status_on`].
 
 mod alerts;
 mod attempts;
