@@ -73,6 +73,16 @@ async fn both_backends_end_with_the_same_logical_schema() {
     );
     assert_eq!(a.columns, b.columns);
     assert_eq!(a.indexes, b.indexes);
+    assert_eq!(
+        a.unique_keys,
+        [
+            "call_attempts(patient_id, slot_date, slot_hour, attempt_no)",
+            "health_centres(name)",
+            "health_reports(patient_id, call_id)",
+            "patients(hersys_id)",
+        ]
+    );
+    assert_eq!(a.unique_keys, b.unique_keys);
     lite.finish().await;
     pg.finish().await;
 }
