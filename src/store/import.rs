@@ -82,14 +82,39 @@ fn date(field: &str, what: &str, problems: &mut Vec<String>) -> Option<NaiveDate
     }
 }
 
+/// CRLF and bare CR become LF: the csv reader's line numbers are only right for LF files, and
+/// spreadsheet exports (Excel on Windows) use CRLF.
+fn unix_line_ends(raw: &[u8]) -> Vec<u8> {
+    let mut out = Vec::with_capacity(raw.len());
+    let mut bytes = raw.iter().peekable();
+    while let Some(&b) = bytes.next() {
+        if b == b'\r' {
+            if bytes.peek() == Some(&&b'\n') {
+                bytes.next();
+            }
+            out.push(b'\n');
+        } else {
+            out.push(b);
+        }
+    }
+    out
+}
+
 /// Checks every row without touching a database: returns the patients with their line numbers,
 /// or every problem (unknown or missing columns, bad ID, name, date, phone, language or slots,
 /// end before start, an ID repeated within the file).
 pub fn parse_patients_csv<R: Read>(reader: R) -> Result<Vec<(u64, NewPatient)>, ImportErrors> {
     let mut errors = ImportErrors::default();
+    let mut raw = Vec::new();
+    let mut reader = reader;
+    if let Err(e) = reader.read_to_end(&mut raw) {
+        errors.push(0, format!("file not readable: {e}"));
+        return Err(errors);
+    }
+    let text = unix_line_ends(&raw);
     let mut csv = csv::ReaderBuilder::new()
         .trim(csv::Trim::All)
-        .from_reader(reader);
+        .from_reader(&text[..]);
     let columns: Vec<String> = match csv.headers() {
         Ok(h) => h.iter().map(str::to_string).collect(),
         Err(e) => {
@@ -338,6 +363,29 @@ mod tests {
         let e = parse("1234567,A,1950-04-01\n").unwrap_err();
         assert_eq!(e.0[0].line, 2);
         assert!(e.0[0].reason.contains("not readable CSV"));
+    }
+
+    #[test]
+    fn excel_byte_order_mark_and_crlf_are_accepted() {
+        let text = format!(
+            "\u{feff}{}1234567,A,1950-04-01,09012345678,ja,Minato,9,2026-11-20,2026-11-30\r\n",
+            HEAD.replace('\n', "\r\n")
+        );
+        let rows = parse_patients_csv(text.as_bytes()).unwrap();
+        assert_eq!(rows.len(), 1);
+        assert_eq!(rows[0].0, 2);
+    }
+
+    #[test]
+    fn non_utf8_file_is_reported_not_garbled() {
+        // "山田" in Shift_JIS.
+        let mut bytes = HEAD.as_bytes().to_vec();
+        bytes.extend_from_slice(
+            b"1234567,\x8eR\x93c,1950-04-01,09012345678,ja,Minato,9,2026-11-20,2026-11-30\n",
+        );
+        let e = parse_patients_csv(&bytes[..]).unwrap_err();
+        assert_eq!(e.0[0].line, 2);
+        assert!(e.0[0].reason.contains("UTF-8"), "{e}");
     }
 
     #[test]
