@@ -1,0 +1,128 @@
+//! Alert levels from a report's answers and the centre's thresholds: one rule for the IVR's
+//! closing prompt and the staff pages' red rows.
+
+use std::collections::BTreeMap;
+
+use super::{HealthReport, Symptom};
+
+/// Alert thresholds (the mission's defaults): SpO2 at or below `spo2_urgent` is urgent,
+/// at or below `spo2_recheck` worth re-checking; temperature at or above
+/// `temperature_followup_dc` (0.1 °C) flags follow-up.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct AlertThresholds {
+    pub spo2_urgent: u8,
+    pub spo2_recheck: u8,
+    pub temperature_followup_dc: i64,
+}
+
+impl Default for AlertThresholds {
+    fn default() -> Self {
+        AlertThresholds {
+            spo2_urgent: 93,
+            spo2_recheck: 95,
+            temperature_followup_dc: 375,
+        }
+    }
+}
+
+/// How much attention a report needs, least to most.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AlertLevel {
+    Normal,
+    /// SpO2 just above urgent: measure again.
+    Recheck,
+    /// Fever, shortness of breath or chest pain: staff follow up.
+    FollowUp,
+    /// SpO2 at or below the urgent threshold: staff contact the patient now (red).
+    Urgent,
+}
+
+impl AlertThresholds {
+    /// The highest level any answer reaches; unanswered questions raise nothing.
+    pub fn assess(
+        &self,
+        temperature_dc: Option<i64>,
+        spo2: Option<u8>,
+        symptoms: &BTreeMap<Symptom, bool>,
+    ) -> AlertLevel {
+        let mut level = AlertLevel::Normal;
+        if let Some(s) = spo2 {
+            if s <= self.spo2_urgent {
+                level = AlertLevel::Urgent;
+            } else if s <= self.spo2_recheck {
+                level = AlertLevel::Recheck;
+            }
+        }
+        let fever = temperature_dc.is_some_and(|t| t >= self.temperature_followup_dc);
+        let flagged = [Symptom::ShortnessOfBreath, Symptom::ChestPain]
+            .iter()
+            .any(|s| symptoms.get(s) == Some(&true));
+        if fever || flagged {
+            level = level.max(AlertLevel::FollowUp);
+        }
+        level
+    }
+}
+
+impl HealthReport {
+    pub fn alert_level(&self, thresholds: &AlertThresholds) -> AlertLevel {
+        thresholds.assess(self.temperature_dc(), self.spo2, &self.symptoms)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn assess(t: Option<i64>, spo2: Option<u8>, yes: &[Symptom]) -> AlertLevel {
+        let symptoms = yes.iter().map(|s| (*s, true)).collect();
+        AlertThresholds::default().assess(t, spo2, &symptoms)
+    }
+
+    #[test]
+    fn spo2_thresholds_follow_the_mission_defaults() {
+        assert_eq!(assess(None, Some(93), &[]), AlertLevel::Urgent);
+        assert_eq!(assess(None, Some(91), &[]), AlertLevel::Urgent);
+        assert_eq!(assess(None, Some(94), &[]), AlertLevel::Recheck);
+        assert_eq!(assess(None, Some(95), &[]), AlertLevel::Recheck);
+        assert_eq!(assess(None, Some(96), &[]), AlertLevel::Normal);
+        assert_eq!(assess(None, None, &[]), AlertLevel::Normal);
+    }
+
+    #[test]
+    fn fever_and_breathing_or_chest_symptoms_need_follow_up() {
+        assert_eq!(assess(Some(375), Some(98), &[]), AlertLevel::FollowUp);
+        assert_eq!(assess(Some(374), Some(98), &[]), AlertLevel::Normal);
+        assert_eq!(
+            assess(Some(365), None, &[Symptom::ShortnessOfBreath]),
+            AlertLevel::FollowUp
+        );
+        assert_eq!(
+            assess(Some(365), None, &[Symptom::ChestPain]),
+            AlertLevel::FollowUp
+        );
+        assert_eq!(
+            assess(Some(365), None, &[Symptom::Cough]),
+            AlertLevel::Normal
+        );
+        // A fever does not lower an urgent SpO2.
+        assert_eq!(assess(Some(390), Some(90), &[]), AlertLevel::Urgent);
+        assert_eq!(assess(Some(390), Some(95), &[]), AlertLevel::FollowUp);
+    }
+
+    #[test]
+    fn per_centre_thresholds_apply() {
+        let strict = AlertThresholds {
+            spo2_urgent: 95,
+            spo2_recheck: 96,
+            temperature_followup_dc: 370,
+        };
+        let none = BTreeMap::new();
+        assert_eq!(strict.assess(None, Some(95), &none), AlertLevel::Urgent);
+        assert_eq!(
+            strict.assess(Some(371), Some(99), &none),
+            AlertLevel::FollowUp
+        );
+    }
+}
