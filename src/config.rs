@@ -120,7 +120,7 @@ impl Default for TrunkConfig {
 }
 
 /// One outbound caller line; patients are told these numbers, so only these are used.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct CallerLine {
     pub number: String,
@@ -170,15 +170,6 @@ impl Default for IvrConfig {
         Self {
             prompts_dir: "prompts".into(),
             dialplans_dir: "dialplans".into(),
-        }
-    }
-}
-
-impl Default for CallerLine {
-    fn default() -> Self {
-        Self {
-            number: String::new(),
-            channels: 0,
         }
     }
 }
@@ -386,6 +377,9 @@ listen = "127.0.0.1:9090"
         cfg.trunk.password = "s3cret".into();
         cfg.database.url = "postgres://k:pw@h/db".into();
         let shown = cfg.to_display_toml();
-        assert!(!shown.contains("s3cret") && !shown.contains(":pw@"), "{shown}");
+        assert!(
+            !shown.contains("s3cret") && !shown.contains(":pw@"),
+            "{shown}"
+        );
     }
 }

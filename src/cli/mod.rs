@@ -4,6 +4,7 @@
 mod patients;
 mod reports;
 
+use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -14,13 +15,22 @@ use kenkocall::config::{Config, Overrides};
 use kenkocall::store::Store;
 
 #[derive(Debug, Parser)]
-#[command(name = "kenkocall", version, about = "Telephony IVR engine for daily home-care health observation")]
+#[command(
+    name = "kenkocall",
+    version,
+    about = "Telephony IVR engine for daily home-care health observation"
+)]
 pub struct Cli {
     /// Configuration file (default: ./kenkocall.toml if present, else built-in defaults).
     #[arg(long, global = true, value_name = "FILE")]
     pub config: Option<PathBuf>,
     /// Case store URL: sqlite://FILE or postgres://user@host/db.
-    #[arg(long, global = true, env = "KENKOCALL_DATABASE_URL", value_name = "URL")]
+    #[arg(
+        long,
+        global = true,
+        env = "KENKOCALL_DATABASE_URL",
+        value_name = "URL"
+    )]
     pub database: Option<String>,
     /// SIP listen address (overrides sip.listen).
     #[arg(long, global = true, value_name = "ADDR")]
@@ -92,16 +102,17 @@ async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
 
 pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let cfg = load_config(&cli)?;
+    let mut out = std::io::stdout();
     match &cli.command {
         Command::Migrate => {
             open_store(&cfg).await?;
-            println!("case store is up to date");
+            writeln!(out, "case store is up to date")?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Patients(cmd) => patients::run(cmd, &open_store(&cfg).await?).await,
         Command::Reports(args) => reports::run(args, &open_store(&cfg).await?).await,
         Command::Config(ConfigCommand::Show) => {
-            print!("{}", cfg.to_display_toml());
+            write!(out, "{}", cfg.to_display_toml())?;
             Ok(ExitCode::SUCCESS)
         }
     }
