@@ -1,1 +1,10 @@
-//! See the issue for this concern; filled in by its work.
+//! Media for every call: G.711 prompts paced at 20 ms over RTP, and DTMF in from RFC 4733
+//! telephone-events, in-band tones and SIP INFO, each digit reported once with its source.
+//!
+//! The protocol logic is sans-IO (`session::MediaSession`, fed datagrams and time); the
+//! `engine` runs many sessions on a few pacing threads with one UDP socket per call.
+
+pub mod g711;
+pub mod inband;
+pub mod rfc4733;
+pub mod rtp;
