@@ -4,7 +4,10 @@
 //! The protocol logic is sans-IO (`session::MediaSession`, fed datagrams and time); the
 //! `engine` runs many sessions on a few pacing threads with one UDP socket per call.
 
+pub mod dedup;
 pub mod g711;
 pub mod inband;
+pub mod prompt;
 pub mod rfc4733;
 pub mod rtp;
+pub mod session;

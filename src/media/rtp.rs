@@ -19,6 +19,7 @@ pub struct RtpSender {
     seq: u16,
     timestamp: u32,
     payload_type: u8,
+    sent: u64,
 }
 
 impl RtpSender {
@@ -33,7 +34,18 @@ impl RtpSender {
             seq,
             timestamp,
             payload_type,
+            sent: 0,
         }
+    }
+
+    /// Packets built so far.
+    pub fn packets_sent(&self) -> u64 {
+        self.sent
+    }
+
+    /// The codec changed (re-INVITE); SSRC, sequence and timing go on.
+    pub fn set_payload_type(&mut self, payload_type: u8) {
+        self.payload_type = payload_type;
     }
 
     pub fn ssrc(&self) -> u32 {
@@ -53,6 +65,7 @@ impl RtpSender {
             .build_into(buf)
             .ok()?;
         self.seq = self.seq.wrapping_add(1);
+        self.sent += 1;
         self.timestamp = self.timestamp.wrapping_add(payload.len() as u32);
         Some(len)
     }
