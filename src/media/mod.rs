@@ -5,9 +5,16 @@
 //! `engine` runs many sessions on a few pacing threads with one UDP socket per call.
 
 pub mod dedup;
+pub mod engine;
 pub mod g711;
 pub mod inband;
+pub mod ports;
 pub mod prompt;
 pub mod rfc4733;
 pub mod rtp;
 pub mod session;
+mod shard;
+
+pub use engine::{EngineConfig, EngineStats, MediaEngine, MediaError, MediaHandle, RtpReservation};
+pub use prompt::{Prompt, PromptError, PromptLibrary};
+pub use session::{MediaEvent, MediaSession, SessionConfig};
