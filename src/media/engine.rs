@@ -37,6 +37,9 @@ pub struct EngineConfig {
     pub port_range: String,
     /// Pacing threads; calls are spread over them.
     pub shards: usize,
+    /// Run pacing threads under SCHED_FIFO when permitted (root or CAP_SYS_NICE), so other
+    /// work on the machine (builds, the database) cannot delay a frame.
+    pub realtime: bool,
     pub session: SessionConfig,
 }
 
@@ -46,6 +49,7 @@ impl Default for EngineConfig {
             local_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             port_range: "20000-29999".into(),
             shards: std::thread::available_parallelism().map_or(1, |n| n.get().min(4)),
+            realtime: true,
             session: SessionConfig::default(),
         }
     }
@@ -108,9 +112,15 @@ impl MediaEngine {
         for index in 0..config.shards.max(1) {
             let (tx, rx) = mpsc::channel();
             let stats = Arc::clone(&stats);
+            let realtime = config.realtime;
             let thread = std::thread::Builder::new()
                 .name(format!("media-shard-{index}"))
-                .spawn(move || run_shard(rx, stats))
+                .spawn(move || {
+                    if realtime {
+                        crate::media::shard::enter_realtime();
+                    }
+                    run_shard(rx, stats)
+                })
                 .map_err(MediaError::Thread)?;
             shards.push(Shard {
                 commands: tx,

@@ -68,6 +68,16 @@ struct Shard {
     rx_buf: Box<[u8; RX_BUF]>,
 }
 
+/// Asks for SCHED_FIFO on the calling thread; without the privilege the thread stays normal.
+pub(crate) fn enter_realtime() {
+    let param = libc::sched_param { sched_priority: 10 };
+    // SAFETY: plain syscall wrapper on the calling thread with a valid parameter struct.
+    let rc = unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param) };
+    if rc != 0 {
+        tracing::warn!(errno = rc, "media pacing thread runs without real-time priority");
+    }
+}
+
 pub(crate) fn run_shard(commands: Receiver<Command>, stats: Arc<EngineStats>) {
     let mut shard = Shard {
         origin: Instant::now(),
