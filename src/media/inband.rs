@@ -1,0 +1,183 @@
+//! In-band DTMF detection in the style of ITU-T Q.24 on 8 kHz linear samples: Goertzel filters
+//! on Hann-windowed 20 ms blocks. A digit needs both tones strong enough, within twist limits,
+//! each tone nearer its nominal frequency than ±5 % probes (accepts ±1.5 %, rejects ±3.5 %),
+//! the pair carrying most of the block's power (talk-off), for two blocks in a row (≥ ~40 ms),
+//! and a pause block before the next digit.
+
+use std::sync::LazyLock;
+
+const RATE: f32 = 8000.0;
+/// Samples per analysis block (20 ms).
+pub const BLOCK: usize = 160;
+const LOW: [f32; 4] = [697.0, 770.0, 852.0, 941.0];
+const HIGH: [f32; 4] = [1209.0, 1336.0, 1477.0, 1633.0];
+const KEYS: [[char; 4]; 4] = [
+    ['1', '2', '3', 'A'],
+    ['4', '5', '6', 'B'],
+    ['7', '8', '9', 'C'],
+    ['*', '0', '#', 'D'],
+];
+/// Probe offset: a tone off by more than half of it reads stronger in a probe than in its bin.
+const PROBE: f32 = 0.05;
+/// Minimum mean power of a block worth analysing (about -43 dBFS).
+const MIN_POWER: f32 = 5.0e3;
+/// Each tone must carry at least this share of the block's power.
+const MIN_TONE_SHARE: f32 = 0.06;
+/// Both tones together must carry at least this share (speech spreads its power wider) in a
+/// block partly covered by the tone, and `STRONG_PAIR_SHARE` in one fully covered.
+const MIN_PAIR_SHARE: f32 = 0.4;
+const STRONG_PAIR_SHARE: f32 = 0.7;
+/// High tone weaker than low: up to 8 dB (normal twist).
+const MAX_NORMAL_TWIST: f32 = 6.31;
+/// High tone stronger than low: up to 4 dB (reverse twist).
+const MAX_REVERSE_TWIST: f32 = 2.51;
+/// The runner-up in a group must be this much weaker than the chosen tone: 3 dB in a partly
+/// covered block (its spectrum is wider), 6 dB in a strong one.
+const MIN_GROUP_MARGIN: f32 = 2.0;
+const STRONG_GROUP_MARGIN: f32 = 4.0;
+/// Blocks in a row a tone pair must be present.
+const MIN_TONE_BLOCKS: u8 = 2;
+
+struct Tables {
+    window: [f32; BLOCK],
+    window_sum: f32,
+}
+
+static TABLES: LazyLock<Tables> = LazyLock::new(|| {
+    let mut window = [0f32; BLOCK];
+    for (i, w) in window.iter_mut().enumerate() {
+        *w = 0.5 - 0.5 * (2.0 * std::f32::consts::PI * i as f32 / BLOCK as f32).cos();
+    }
+    let window_sum = window.iter().sum();
+    Tables { window, window_sum }
+});
+
+/// Power of the component at `freq` in a windowed block, scaled so that a pure sine of
+/// amplitude A at `freq` reads A²/2 (its mean power).
+fn goertzel(windowed: &[f32; BLOCK], freq: f32, window_sum: f32) -> f32 {
+    let coeff = 2.0 * (2.0 * std::f32::consts::PI * freq / RATE).cos();
+    let (mut s1, mut s2) = (0f32, 0f32);
+    for &x in windowed {
+        let s0 = x + coeff * s1 - s2;
+        s2 = s1;
+        s1 = s0;
+    }
+    let mag2 = s1 * s1 + s2 * s2 - coeff * s1 * s2;
+    2.0 * mag2 / (window_sum * window_sum)
+}
+
+/// What one block holds: a key's tone pair, and whether it is strong (fully covered, clean).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct BlockTone {
+    pub key: char,
+    pub strong: bool,
+}
+
+/// The tone pair one block holds, if any.
+pub fn analyse_block(samples: &[i16; BLOCK]) -> Option<BlockTone> {
+    let t = &*TABLES;
+    let mut energy = 0f32;
+    let mut windowed = [0f32; BLOCK];
+    for ((w, &s), &win) in windowed.iter_mut().zip(samples).zip(&t.window) {
+        let x = f32::from(s);
+        energy += x * x;
+        *w = x * win;
+    }
+    let power = energy / BLOCK as f32;
+    if power < MIN_POWER {
+        return None;
+    }
+    let group = |freqs: &[f32; 4]| -> Option<(usize, f32, bool)> {
+        let p: [f32; 4] = freqs.map(|f| goertzel(&windowed, f, t.window_sum));
+        let (best, &best_p) = p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1))?;
+        let runner_up = p
+            .iter()
+            .enumerate()
+            .filter(|(i, _)| *i != best)
+            .map(|(_, v)| *v)
+            .fold(0f32, f32::max);
+        if best_p < MIN_TONE_SHARE * power || best_p < MIN_GROUP_MARGIN * runner_up {
+            return None;
+        }
+        let f = freqs[best];
+        let above = goertzel(&windowed, f * (1.0 + PROBE), t.window_sum);
+        let below = goertzel(&windowed, f * (1.0 - PROBE), t.window_sum);
+        let clear = best_p >= STRONG_GROUP_MARGIN * runner_up;
+        (best_p > above && best_p > below).then_some((best, best_p, clear))
+    };
+    let (row, low_p, low_clear) = group(&LOW)?;
+    let (col, high_p, high_clear) = group(&HIGH)?;
+    let twist_ok = high_p * MAX_NORMAL_TWIST >= low_p && high_p <= low_p * MAX_REVERSE_TWIST;
+    let pair = low_p + high_p;
+    (twist_ok && pair >= MIN_PAIR_SHARE * power).then_some(BlockTone {
+        key: KEYS[row][col],
+        strong: low_clear && high_clear && pair >= STRONG_PAIR_SHARE * power,
+    })
+}
+
+/// Per-call detector state: buffers samples into blocks and debounces block results.
+#[derive(Debug)]
+pub struct InbandDetector {
+    block: [i16; BLOCK],
+    fill: usize,
+    /// Candidate key, how many blocks in a row it has been seen, and whether one was strong.
+    candidate: Option<(char, u8, bool)>,
+    /// Key already reported and still sounding; cleared by a block without it.
+    active: Option<char>,
+}
+
+impl Default for InbandDetector {
+    fn default() -> Self {
+        Self {
+            block: [0; BLOCK],
+            fill: 0,
+            candidate: None,
+            active: None,
+        }
+    }
+}
+
+impl InbandDetector {
+    /// Feeds samples; calls `on_digit` once per detected key press.
+    pub fn push(&mut self, samples: &[i16], mut on_digit: impl FnMut(char)) {
+        for &s in samples {
+            self.block[self.fill] = s;
+            self.fill += 1;
+            if self.fill == BLOCK {
+                self.fill = 0;
+                if let Some(key) = self.on_block() {
+                    on_digit(key);
+                }
+            }
+        }
+    }
+
+    fn on_block(&mut self) -> Option<char> {
+        let seen = analyse_block(&self.block);
+        if self.active.is_some() && self.active != seen.map(|t| t.key) {
+            self.active = None; // the pause (or another tone) ends the press
+        }
+        if self.active.is_some() {
+            return None;
+        }
+        let Some(key) = seen else {
+            self.candidate = None;
+            return None;
+        };
+        let (count, strong) = match self.candidate {
+            Some((k, n, s)) if k == key.key => (n + 1, s || key.strong),
+            _ => (1, key.strong),
+        };
+        if count >= MIN_TONE_BLOCKS && strong {
+            self.candidate = None;
+            self.active = Some(key.key);
+            return Some(key.key);
+        }
+        self.candidate = Some((key.key, count, strong));
+        None
+    }
+}
+
+#[cfg(test)]
+#[path = "inband_tests.rs"]
+mod tests;
