@@ -1,1 +1,4 @@
-//! See the issue for this concern; filled in by its work.
+//! SIP signalling: the inbound health-call line (UAS) and outbound calls through the
+//! trunk (UAC). The rest of the engine sees only the types exported here.
+
+pub mod sdp;
