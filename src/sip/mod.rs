@@ -2,3 +2,4 @@
 //! trunk (UAC). The rest of the engine sees only the types exported here.
 
 pub mod sdp;
+pub mod wire;

@@ -1,0 +1,431 @@
+//! The one SIP message reader: framing, header unfolding, compact names, and the
+//! RFC 3261 checks that decide between "process", "answer with an error" and "drop".
+//!
+//! Why not rsipstack's `parse_message`: it refuses any method outside its fixed enum (so
+//! an unknown method can never get its 501, and RFC 4475 `intmeth`/`esc02` fail), reads a
+//! negative or non-numeric Content-Length as 0, and keeps the last of conflicting
+//! Content-Lengths. URIs are still parsed by rsipstack's `parse_uri`.
+
+use rsipstack::sip::{Scheme, parse_uri};
+
+/// A SIP message as read from the wire; header names are canonical (compact forms expanded).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Message {
+    pub start: StartLine,
+    pub headers: Vec<(String, String)>,
+    pub body: Vec<u8>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StartLine {
+    Request { method: String, uri: String },
+    Response { code: u16, reason: String },
+}
+
+/// Why a message was refused; `reply` is the status to answer with when the message is
+/// a request whose headers still let us form a response (else it is dropped).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{reason}")]
+pub struct Malformed {
+    pub reason: String,
+    pub reply: Option<(u16, Box<Message>)>,
+}
+
+/// Headers that must appear at most once (RFC 3261 §7.3.1 and RFC 4475 §3.3.8).
+const SINGLE: [&str; 5] = ["Call-ID", "From", "To", "CSeq", "Max-Forwards"];
+/// Headers a request cannot be processed without (RFC 3261 §8.1.1).
+const MANDATORY: [&str; 5] = ["Via", "From", "To", "Call-ID", "CSeq"];
+
+impl Message {
+    /// The first value of a header, by canonical or compact name.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        let name = canonical(name);
+        self.headers
+            .iter()
+            .find(|(n, _)| n.eq_ignore_ascii_case(name))
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// Every value of a header, comma-separated lists split (outside quotes and <>).
+    pub fn header_values(&self, name: &str) -> Vec<&str> {
+        let name = canonical(name);
+        self.headers
+            .iter()
+            .filter(|(n, _)| n.eq_ignore_ascii_case(name))
+            .flat_map(|(_, v)| split_list(v))
+            .collect()
+    }
+
+    pub fn method(&self) -> Option<&str> {
+        match &self.start {
+            StartLine::Request { method, .. } => Some(method),
+            StartLine::Response { .. } => None,
+        }
+    }
+
+    /// `(number, method)` of CSeq; validated by `parse` for every accepted message.
+    pub fn cseq(&self) -> Option<(u32, &str)> {
+        let v = self.header("CSeq")?;
+        let mut it = v.split_ascii_whitespace();
+        let n = it.next()?.parse().ok()?;
+        Some((n, it.next()?))
+    }
+
+    pub fn call_id(&self) -> Option<&str> {
+        self.header("Call-ID")
+    }
+
+    /// The `tag` parameter of From or To.
+    pub fn tag(&self, header: &str) -> Option<&str> {
+        self.header(header).and_then(name_addr_tag)
+    }
+
+    /// The branch of the top Via.
+    pub fn branch(&self) -> Option<&str> {
+        let via = *self.header_values("Via").first()?;
+        param(via, "branch")
+    }
+
+    /// The user part of the Request-URI (phone numbers for us).
+    pub fn request_user(&self) -> Option<String> {
+        match &self.start {
+            StartLine::Request { uri, .. } => uri_user(uri),
+            StartLine::Response { .. } => None,
+        }
+    }
+
+    pub fn content_type(&self) -> Option<String> {
+        self.header("Content-Type").map(|v| {
+            v.split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase()
+        })
+    }
+}
+
+/// Reads one UDP datagram (or one framed stream message). Never panics.
+pub fn parse(data: &[u8]) -> Result<Message, Malformed> {
+    let drop = |reason: &str| Malformed {
+        reason: reason.into(),
+        reply: None,
+    };
+    // A datagram whose header section is not closed ends at the datagram's end (RFC 4475 baddn).
+    let (head, rest) = match find(data, b"\r\n\r\n") {
+        Some(i) => (&data[..i], &data[i + 4..]),
+        None => (data, &data[data.len()..]),
+    };
+    let head = std::str::from_utf8(head).map_err(|_| drop("header section is not UTF-8"))?;
+    let mut lines = head.split("\r\n");
+    let start = lines.next().unwrap_or("");
+    let mut headers: Vec<(String, String)> = Vec::new();
+    let mut bad_line = None;
+    for line in lines {
+        if line.starts_with([' ', '\t']) {
+            match headers.last_mut() {
+                Some((_, v)) => {
+                    v.push(' ');
+                    v.push_str(line.trim());
+                }
+                None => bad_line = Some("continuation line before any header"),
+            }
+            continue;
+        }
+        match line.split_once(':') {
+            Some((name, value)) if is_token(name.trim()) => {
+                headers.push((canonical(name.trim()).to_string(), value.trim().to_string()))
+            }
+            _ => bad_line = Some("header line without a name and colon"),
+        }
+    }
+    let (start, version_ok) = parse_start_line(start).map_err(drop)?;
+    let mut msg = Message {
+        start,
+        headers,
+        body: Vec::new(),
+    };
+    let is_request = matches!(msg.start, StartLine::Request { .. });
+    // From here on a request may still be answered if the headers allow it.
+    let refuse = |msg: &Message, code: u16, reason: &str| {
+        let can_reply = is_request && msg.header("Via").is_some() && msg.cseq().is_some();
+        Malformed {
+            reason: reason.into(),
+            reply: can_reply.then(|| (code, Box::new(msg.clone()))),
+        }
+    };
+    if let StartLine::Request { uri, .. } = &msg.start
+        && uri.starts_with('<')
+    {
+        return Err(refuse(&msg, 400, "Request-URI enclosed in <>"));
+    }
+    if !version_ok {
+        return Err(refuse(&msg, 505, "SIP version is not 2.0"));
+    }
+    if let Some(reason) = bad_line {
+        return Err(refuse(&msg, 400, reason));
+    }
+    msg.body = frame_body(&msg, rest).map_err(|r| refuse(&msg, 400, r))?;
+    if let StartLine::Request { method, .. } = &msg.start {
+        if let Some(missing) = MANDATORY.iter().find(|h| msg.header(h).is_none()) {
+            return Err(refuse(&msg, 400, &format!("missing {missing} header")));
+        }
+        if let Some(h) = SINGLE.iter().find(|h| msg.header_values(h).len() > 1) {
+            return Err(refuse(&msg, 400, &format!("several {h} values")));
+        }
+        match msg.cseq() {
+            Some((_, m)) if m == method => {}
+            Some(_) => return Err(refuse(&msg, 400, "CSeq method differs from the request's")),
+            None => return Err(refuse(&msg, 400, "CSeq number is not a 32-bit integer")),
+        }
+        if msg
+            .header("Max-Forwards")
+            .is_some_and(|v| v.parse::<u8>().is_err())
+        {
+            return Err(refuse(&msg, 400, "Max-Forwards is not 0-255"));
+        }
+        for name in ["Via", "Contact"] {
+            if msg
+                .headers
+                .iter()
+                .any(|(n, v)| n == name && has_empty_item(v))
+            {
+                return Err(refuse(&msg, 400, &format!("empty item in {name}")));
+            }
+        }
+        for name in ["From", "To"] {
+            if msg.header(name).is_some_and(|v| name_addr_uri(v).is_none()) {
+                return Err(refuse(&msg, 400, &format!("{name} is not a name-addr")));
+            }
+        }
+    } else if msg.cseq().is_none() || msg.header("Via").is_none() {
+        return Err(drop("response without a usable CSeq or Via"));
+    }
+    Ok(msg)
+}
+
+/// The start line, and whether a request's version is SIP/2.0 (else it gets 505).
+fn parse_start_line(line: &str) -> Result<(StartLine, bool), &'static str> {
+    if let Some(rest) = line.strip_prefix("SIP/2.0 ") {
+        let (code, reason) = rest
+            .split_once(' ')
+            .ok_or("Status-Line without a reason SP")?;
+        let code: u16 = code.parse().map_err(|_| "status code is not a number")?;
+        if !(100..=699).contains(&code) {
+            return Err("status code out of range");
+        }
+        let start = StartLine::Response {
+            code,
+            reason: reason.to_string(),
+        };
+        return Ok((start, true));
+    }
+    let parts: Vec<&str> = line.split(' ').collect();
+    let [method, uri, version] = parts[..] else {
+        return Err("Request-Line is not METHOD SP URI SP VERSION");
+    };
+    if !is_token(method) || uri.is_empty() || version.is_empty() {
+        return Err("Request-Line is not METHOD SP URI SP VERSION");
+    }
+    let start = StartLine::Request {
+        method: method.to_string(),
+        uri: uri.to_string(),
+    };
+    Ok((start, version == "SIP/2.0"))
+}
+
+fn frame_body(msg: &Message, rest: &[u8]) -> Result<Vec<u8>, &'static str> {
+    let lengths: Vec<&str> = msg
+        .headers
+        .iter()
+        .filter(|(n, _)| n == "Content-Length")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    let Some(first) = lengths.first() else {
+        // RFC 2543 style over UDP: the body is the rest of the datagram.
+        return Ok(rest.to_vec());
+    };
+    if lengths.iter().any(|l| l != first) {
+        return Err("conflicting Content-Length values");
+    }
+    let len: usize = first
+        .parse()
+        .map_err(|_| "Content-Length is not a number")?;
+    if len > rest.len() {
+        return Err("Content-Length larger than the message");
+    }
+    // Extra octets after the body are noise in a datagram (RFC 3261 §18.3).
+    Ok(rest[..len].to_vec())
+}
+
+fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+    hay.windows(needle.len()).position(|w| w == needle)
+}
+
+fn is_token(s: &str) -> bool {
+    !s.is_empty()
+        && s.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+`'~".contains(&b))
+}
+
+/// Long names for the compact forms of RFC 3261 §7.3.3 (and RFC 3265/3515/3841).
+pub fn canonical(name: &str) -> &str {
+    const TABLE: [(&str, &str); 13] = [
+        ("i", "Call-ID"),
+        ("m", "Contact"),
+        ("e", "Content-Encoding"),
+        ("l", "Content-Length"),
+        ("c", "Content-Type"),
+        ("f", "From"),
+        ("s", "Subject"),
+        ("k", "Supported"),
+        ("t", "To"),
+        ("v", "Via"),
+        ("o", "Event"),
+        ("r", "Refer-To"),
+        ("u", "Allow-Events"),
+    ];
+    for (short, long) in TABLE {
+        if name.eq_ignore_ascii_case(short) || name.eq_ignore_ascii_case(long) {
+            return long;
+        }
+    }
+    for long in [
+        "CSeq",
+        "Max-Forwards",
+        "Record-Route",
+        "Route",
+        "Require",
+        "Proxy-Require",
+    ] {
+        if name.eq_ignore_ascii_case(long) {
+            return long;
+        }
+    }
+    name
+}
+
+/// Splits a header list at commas that are outside quotes and angle brackets.
+pub fn split_list(value: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let (mut quoted, mut angle, mut escaped, mut start) = (false, false, false, 0);
+    for (i, ch) in value.char_indices() {
+        match ch {
+            _ if escaped => escaped = false,
+            '\\' if quoted => escaped = true,
+            '"' => quoted = !quoted,
+            '<' if !quoted => angle = true,
+            '>' if !quoted => angle = false,
+            ',' if !quoted && !angle => {
+                out.push(value[start..i].trim());
+                start = i + 1;
+            }
+            _ => {}
+        }
+    }
+    out.push(value[start..].trim());
+    out
+}
+
+fn has_empty_item(value: &str) -> bool {
+    split_list(value)
+        .iter()
+        .any(|item| item.is_empty() || item.split(';').skip(1).any(|p| p.trim().is_empty()))
+}
+
+/// The URI of a name-addr or addr-spec (`"Bob" <sip:b@x>;tag=1` or `sip:b@x;tag=1`);
+/// None when a quote or bracket is left open.
+pub fn name_addr_uri(value: &str) -> Option<&str> {
+    let after_name = skip_display_name(value)?;
+    if let Some(open) = after_name.find('<') {
+        let close = after_name[open..].find('>')? + open;
+        Some(after_name[open + 1..close].trim())
+    } else {
+        Some(after_name.split(';').next().unwrap_or("").trim())
+    }
+}
+
+/// The header parameters after the URI of a name-addr (`;tag=...`).
+fn name_addr_params(value: &str) -> Option<&str> {
+    let after_name = skip_display_name(value)?;
+    match after_name.find('<') {
+        Some(open) => {
+            let close = after_name[open..].find('>')? + open;
+            Some(&after_name[close + 1..])
+        }
+        None => after_name.find(';').map(|i| &after_name[i..]),
+    }
+}
+
+pub fn name_addr_tag(value: &str) -> Option<&str> {
+    param(name_addr_params(value)?, "tag")
+}
+
+fn skip_display_name(value: &str) -> Option<&str> {
+    let v = value.trim_start();
+    let Some(quoted) = v.strip_prefix('"') else {
+        return Some(v);
+    };
+    let mut escaped = false;
+    for (i, ch) in quoted.char_indices() {
+        match ch {
+            _ if escaped => escaped = false,
+            '\\' => escaped = true,
+            '"' => return Some(&quoted[i + 1..]),
+            _ => {}
+        }
+    }
+    None
+}
+
+/// A `;name=value` parameter of a header value (first match, name case-insensitive).
+pub fn param<'a>(value: &'a str, name: &str) -> Option<&'a str> {
+    value.split(';').skip(1).find_map(|p| {
+        let (n, v) = p.split_once('=')?;
+        n.trim().eq_ignore_ascii_case(name).then_some(v.trim())
+    })
+}
+
+/// The user part of a `sip:`/`sips:` URI (unescaped) or the number of a `tel:` URI.
+pub fn uri_user(uri: &str) -> Option<String> {
+    let uri = uri.trim();
+    if let Some(tel) = uri.strip_prefix("tel:") {
+        return Some(tel.split(';').next().unwrap_or("").to_string());
+    }
+    let parsed = parse_uri(uri).ok()?;
+    if !matches!(parsed.scheme, Some(Scheme::Sip) | Some(Scheme::Sips)) {
+        return None;
+    }
+    parsed.auth.map(|a| unescape(&a.user))
+}
+
+/// URI scheme, lower-cased (`sip`, `sips`, `tel`, ...).
+pub fn uri_scheme(uri: &str) -> Option<String> {
+    let (scheme, _) = uri.split_once(':')?;
+    Some(scheme.to_ascii_lowercase())
+}
+
+/// %HH unescaping, once (RFC 3261 §19.1.2); bad escapes are kept as they are.
+fn unescape(s: &str) -> String {
+    let b = s.as_bytes();
+    let mut out = Vec::with_capacity(b.len());
+    let mut i = 0;
+    while i < b.len() {
+        let hex = |c: u8| (c as char).to_digit(16);
+        if b[i] == b'%'
+            && i + 2 < b.len()
+            && let (Some(h), Some(l)) = (hex(b[i + 1]), hex(b[i + 2]))
+        {
+            out.push((h * 16 + l) as u8);
+            i += 3;
+        } else {
+            out.push(b[i]);
+            i += 1;
+        }
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+#[cfg(test)]
+#[path = "wire_tests.rs"]
+mod tests;
