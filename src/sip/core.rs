@@ -335,3 +335,7 @@ fn contact_addr(uri: &str) -> Option<SocketAddr> {
     let port = parsed.host_with_port.port.map_or(5060, |p| p.value());
     Some(SocketAddr::new(ip, port))
 }
+
+#[cfg(test)]
+#[path = "core_tests.rs"]
+mod tests;

@@ -9,13 +9,16 @@ mod api;
 pub mod auth;
 pub mod core;
 mod dialog;
+mod endpoint;
 pub mod info;
 pub mod limits;
 mod message;
 pub mod sdp;
+mod transport;
 mod uac;
 mod uas;
 pub mod wire;
 
 pub use api::{CallRef, DialOutcome, DialRequest, DialResult, EndReason, RejectReason, SipEvent};
+pub use endpoint::{SipEndpoint, SipError};
 pub use limits::{SipCounters, SipCountersSnapshot};

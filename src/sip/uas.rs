@@ -76,7 +76,7 @@ impl SipCore {
             return self.on_in_dialog(now, from, req);
         }
         match method.as_str() {
-            "INVITE" => self.on_invite(now, from, req),
+            "INVITE" => self.on_invite(from, req),
             "OPTIONS" => {
                 let extra = [
                     ("Allow", ALLOW.to_string()),
@@ -91,7 +91,7 @@ impl SipCore {
         }
     }
 
-    fn on_invite(&mut self, now: Instant, from: Peer, req: Message) {
+    fn on_invite(&mut self, from: Peer, req: Message) {
         let call_id = req.call_id().unwrap_or_default().to_string();
         if let Some(call) = self.by_call_id.get(&call_id).copied() {
             return self.resend_invite_response(from, call, &req);
@@ -104,7 +104,7 @@ impl SipCore {
             return;
         }
         let callee = req.request_user().unwrap_or_default();
-        if !self.cfg.inbound_numbers.iter().any(|n| *n == callee) {
+        if !self.cfg.inbound_numbers.contains(&callee) {
             self.counters.bump(Counter::UnknownNumber);
             info!(callee = %mask_phone(&callee), "SIP: INVITE for a number we do not serve: 404");
             self.respond(from, &req, 404, Some(&reject_tag), &[], None);

@@ -234,6 +234,64 @@ fn parse_start_line(line: &str) -> Result<(StartLine, bool), &'static str> {
     Ok((start, version == "SIP/2.0"))
 }
 
+/// How much of a stream (TCP) buffer the next message takes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StreamFrame {
+    /// Leading CRLFs (keep-alives) to discard.
+    KeepAlive(usize),
+    /// A whole message of this many bytes is at the front.
+    Complete(usize),
+    /// More bytes needed.
+    Incomplete,
+    /// The framing cannot be recovered: close the connection (RFC 3261 §18.3).
+    Invalid(&'static str),
+}
+
+/// Largest header section we wait for on a stream before giving up on the peer.
+const MAX_STREAM_HEAD: usize = 64 * 1024;
+
+/// Frames the next message of a stream by its Content-Length (mandatory on streams).
+pub fn stream_frame(buf: &[u8]) -> StreamFrame {
+    let ws = buf
+        .iter()
+        .take_while(|b| matches!(b, b'\r' | b'\n'))
+        .count();
+    if ws > 0 {
+        return StreamFrame::KeepAlive(ws);
+    }
+    let Some(end) = find(buf, b"\r\n\r\n") else {
+        return if buf.len() > MAX_STREAM_HEAD {
+            StreamFrame::Invalid("header section too long")
+        } else {
+            StreamFrame::Incomplete
+        };
+    };
+    let Ok(head) = std::str::from_utf8(&buf[..end]) else {
+        return StreamFrame::Invalid("header section is not UTF-8");
+    };
+    let mut length: Option<usize> = None;
+    for line in head.split("\r\n").skip(1) {
+        let Some((name, value)) = line.split_once(':') else {
+            continue;
+        };
+        if canonical(name.trim()) == "Content-Length" {
+            match value.trim().parse::<usize>() {
+                Ok(n) if length.is_none_or(|l| l == n) => length = Some(n),
+                _ => return StreamFrame::Invalid("bad or conflicting Content-Length"),
+            }
+        }
+    }
+    let Some(length) = length else {
+        return StreamFrame::Invalid("no Content-Length on a stream");
+    };
+    let total = end + 4 + length;
+    if buf.len() >= total {
+        StreamFrame::Complete(total)
+    } else {
+        StreamFrame::Incomplete
+    }
+}
+
 fn frame_body(msg: &Message, rest: &[u8]) -> Result<Vec<u8>, &'static str> {
     let lengths: Vec<&str> = msg
         .headers

@@ -8,7 +8,7 @@ i: call-1@127.0.0.1\r\n\
 CSeq: 1 INVITE\r\n\
 m: <sip:0901234@127.0.0.1:5061>\r\n\
 c: application/sdp\r\n\
-l: 4\r\n\r\nv=0\r\n";
+l: 5\r\n\r\nv=0\r\n";
 
 #[test]
 fn compact_headers_are_read_under_their_long_names() {
@@ -21,7 +21,7 @@ fn compact_headers_are_read_under_their_long_names() {
     assert_eq!(m.cseq(), Some((1, "INVITE")));
     assert_eq!(m.request_user().as_deref(), Some("05031980214"));
     assert_eq!(m.content_type().as_deref(), Some("application/sdp"));
-    assert_eq!(m.body, b"v=0\r");
+    assert_eq!(m.body, b"v=0\r\n");
 }
 
 #[test]
@@ -53,15 +53,15 @@ fn garbage_and_empty_input_are_dropped_not_panicking() {
 
 #[test]
 fn negative_or_conflicting_content_length_gets_400() {
-    for bad in ["l: -4", "l: five", "l: 400"] {
-        let msg = INVITE.replace("l: 4", bad);
+    for bad in ["l: -5", "l: five", "l: 400"] {
+        let msg = INVITE.replace("l: 5", bad);
         assert_eq!(
             parse(msg.as_bytes()).unwrap_err().reply.map(|r| r.0),
             Some(400),
             "{bad}"
         );
     }
-    let two = INVITE.replace("l: 4\r\n", "l: 4\r\nContent-Length: 2\r\n");
+    let two = INVITE.replace("l: 5\r\n", "l: 5\r\nContent-Length: 2\r\n");
     assert_eq!(
         parse(two.as_bytes()).unwrap_err().reply.map(|r| r.0),
         Some(400)
@@ -109,4 +109,28 @@ fn uri_user_unescapes_once_and_reads_tel() {
         Some("+8150")
     );
     assert_eq!(uri_user("sip:host.only"), None);
+}
+
+#[test]
+fn stream_framing_by_content_length() {
+    let two = format!("{INVITE}{INVITE}");
+    assert_eq!(
+        stream_frame(two.as_bytes()),
+        StreamFrame::Complete(INVITE.len())
+    );
+    assert_eq!(
+        stream_frame(&INVITE.as_bytes()[..INVITE.len() - 1]),
+        StreamFrame::Incomplete
+    );
+    assert_eq!(stream_frame(b"\r\n\r\nINV"), StreamFrame::KeepAlive(4));
+    let neg = INVITE.replace("l: 5", "l: -5");
+    assert!(matches!(
+        stream_frame(neg.as_bytes()),
+        StreamFrame::Invalid(_)
+    ));
+    let none = INVITE.replace("l: 5\r\n", "");
+    assert!(matches!(
+        stream_frame(none.as_bytes()),
+        StreamFrame::Invalid(_)
+    ));
 }
