@@ -192,6 +192,19 @@ impl SipCore {
 
     /// The offer of an INVITE, or the status refusing it (415, 488 for no offer).
     fn offer_in(&self, req: &Message) -> Result<sdp::AudioDescription, u16> {
+        let accept = req.header_values("Accept");
+        let takes_sdp = |a: &&str| {
+            let t = a
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            matches!(t.as_str(), "application/sdp" | "application/*" | "*/*")
+        };
+        if !accept.is_empty() && !accept.iter().any(takes_sdp) {
+            return Err(406); // we can only answer in SDP (RFC 4475 §3.3.15)
+        }
         if req.body.is_empty() {
             return Err(488); // late offer is not supported: we answer, we never offer in 200
         }

@@ -139,21 +139,28 @@ pub fn parse(data: &[u8]) -> Result<Message, Malformed> {
             _ => bad_line = Some("header line without a name and colon"),
         }
     }
-    let (start, version_ok) = parse_start_line(start).map_err(drop)?;
+    let (start_line, version_ok, start_error) = match parse_start_line(start) {
+        Ok((line, version_ok)) => (line, version_ok, None),
+        // A request line with stray spaces still names its method: it can get a 400.
+        Err(reason) => match start.split(' ').next().filter(|m| is_token(m)) {
+            Some(method) if !start.starts_with("SIP/") => {
+                let line = StartLine::Request {
+                    method: method.to_string(),
+                    uri: String::new(),
+                };
+                (line, true, Some(reason))
+            }
+            _ => return Err(drop(reason)),
+        },
+    };
     let mut msg = Message {
-        start,
+        start: start_line,
         headers,
         body: Vec::new(),
     };
-    let is_request = matches!(msg.start, StartLine::Request { .. });
-    // From here on a request may still be answered if the headers allow it.
-    let refuse = |msg: &Message, code: u16, reason: &str| {
-        let can_reply = is_request && msg.header("Via").is_some() && msg.cseq().is_some();
-        Malformed {
-            reason: reason.into(),
-            reply: can_reply.then(|| (code, Box::new(msg.clone()))),
-        }
-    };
+    if let Some(reason) = start_error {
+        return Err(refuse(&msg, 400, reason));
+    }
     if let StartLine::Request { uri, .. } = &msg.start
         && uri.starts_with('<')
     {
@@ -205,6 +212,18 @@ pub fn parse(data: &[u8]) -> Result<Message, Malformed> {
 }
 
 /// The start line, and whether a request's version is SIP/2.0 (else it gets 505).
+/// A refusal that carries the request back for a response when one can be formed
+/// (Via and CSeq present; never for responses).
+fn refuse(msg: &Message, code: u16, reason: &str) -> Malformed {
+    let can_reply = matches!(msg.start, StartLine::Request { .. })
+        && msg.header("Via").is_some()
+        && msg.header("CSeq").is_some();
+    Malformed {
+        reason: reason.into(),
+        reply: can_reply.then(|| (code, Box::new(msg.clone()))),
+    }
+}
+
 fn parse_start_line(line: &str) -> Result<(StartLine, bool), &'static str> {
     if let Some(rest) = line.strip_prefix("SIP/2.0 ") {
         let (code, reason) = rest
