@@ -4,7 +4,7 @@
 use rsipstack::sip::headers::auth::{Algorithm, AuthQop};
 use rsipstack::sip::{DigestGenerator, Method, parse_uri};
 
-use super::wire::split_list;
+use super::fields::split_list;
 
 /// A `WWW-Authenticate` / `Proxy-Authenticate` Digest challenge.
 #[derive(Debug, Clone, PartialEq, Eq)]
