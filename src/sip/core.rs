@@ -1,0 +1,341 @@
+//! The sans-IO SIP user agent: fed datagrams, glue commands and the current time; it
+//! queues messages to send and events for the glue (`poll_output`) and says when it next
+//! needs the clock (`poll_timeout`). The async shell in `endpoint.rs` only moves bytes.
+//!
+//! Why not rsipstack's Endpoint/DialogLayer: its transports drop unparseable messages
+//! without a hook (no 400, no counter), and its transactions run as tasks on real timers,
+//! which the project's sans-IO, injected-time rule cannot test.
+
+use std::cmp::Reverse;
+use std::collections::{BinaryHeap, HashMap, VecDeque};
+use std::hash::{DefaultHasher, Hash, Hasher};
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use tracing::{debug, warn};
+
+use super::api::{CallRef, DialOutcome, DialRequest, EndReason, RejectReason, SipEvent};
+use super::dialog::{Dialog, Phase, TIMEOUT_64T1};
+use super::limits::{Counter, LogLimiter, LogVerdict, SipCounters};
+use super::message::{self, Body};
+use super::wire::{self, Message, StartLine};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TransportKind {
+    Udp,
+    Tcp,
+}
+
+impl TransportKind {
+    pub(crate) fn via_name(self) -> &'static str {
+        match self {
+            TransportKind::Udp => "UDP",
+            TransportKind::Tcp => "TCP",
+        }
+    }
+}
+
+/// The other end of one message: transport and address (a TCP peer is its connection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct Peer {
+    pub transport: TransportKind,
+    pub addr: SocketAddr,
+}
+
+/// Where outbound INVITEs go, resolved by the shell from `trunk.uri`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrunkTarget {
+    pub peer: Peer,
+    /// `host[:port]` as written in the trunk URI (used in Request-URI, From and To).
+    pub host: String,
+    /// URI parameters as written (`;transport=tcp`), kept on the Request-URI.
+    pub params: String,
+    pub username: String,
+    pub password: String,
+}
+
+#[derive(Debug, Clone)]
+pub struct CoreConfig {
+    /// Our address, as written in Via and Contact.
+    pub local: SocketAddr,
+    pub inbound_numbers: Vec<String>,
+    pub max_calls: usize,
+    pub ring_timeout: Duration,
+    pub trunk: Option<TrunkTarget>,
+}
+
+/// Glue commands, fed to [`SipCore::handle_command`].
+#[derive(Debug, Clone)]
+pub enum Command {
+    Answer {
+        call: CallRef,
+        local_rtp: SocketAddr,
+    },
+    Reject {
+        call: CallRef,
+        reason: RejectReason,
+    },
+    Hangup {
+        call: CallRef,
+    },
+    Dial {
+        call: CallRef,
+        request: DialRequest,
+    },
+}
+
+#[derive(Debug)]
+pub enum Output {
+    Send { to: Peer, bytes: Vec<u8> },
+    Event(SipEvent),
+    Dialled(DialOutcome),
+}
+
+/// How long 503 tells callers to wait before retrying.
+pub(crate) const RETRY_AFTER_SECS: u32 = 10;
+
+pub struct SipCore {
+    pub(crate) cfg: CoreConfig,
+    pub(crate) counters: Arc<SipCounters>,
+    log_limit: LogLimiter,
+    pub(crate) calls: HashMap<CallRef, Dialog>,
+    pub(crate) by_call_id: HashMap<String, CallRef>,
+    /// Our client transactions' branches (INVITE, CANCEL, BYE) → their call.
+    pub(crate) client_tx: HashMap<String, CallRef>,
+    timers: BinaryHeap<Reverse<(Instant, CallRef)>>,
+    out: VecDeque<Output>,
+    next_ref: u64,
+    pub(crate) active: usize,
+}
+
+impl SipCore {
+    pub fn new(cfg: CoreConfig, counters: Arc<SipCounters>) -> Self {
+        Self {
+            cfg,
+            counters,
+            log_limit: LogLimiter::new(Duration::from_secs(10), 20),
+            calls: HashMap::new(),
+            by_call_id: HashMap::new(),
+            client_tx: HashMap::new(),
+            timers: BinaryHeap::new(),
+            out: VecDeque::new(),
+            next_ref: 1,
+            active: 0,
+        }
+    }
+
+    /// A fresh handle, for `Command::Dial` (inbound calls get theirs from the core).
+    pub fn allocate_ref(&mut self) -> CallRef {
+        let r = CallRef(self.next_ref);
+        self.next_ref += 1;
+        r
+    }
+
+    /// Calls not yet ended (inbound and outbound).
+    pub fn active_calls(&self) -> usize {
+        self.active
+    }
+
+    pub fn poll_output(&mut self) -> Option<Output> {
+        self.out.pop_front()
+    }
+
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.timers.peek().map(|Reverse((t, _))| *t)
+    }
+
+    /// One datagram or one framed stream message, exactly as received.
+    pub fn handle_datagram(&mut self, now: Instant, from: Peer, data: &[u8]) {
+        if data.iter().all(u8::is_ascii_whitespace) {
+            return; // CRLF keep-alive (RFC 5626)
+        }
+        match wire::parse(data) {
+            Ok(msg) => match msg.start {
+                StartLine::Request { .. } => self.on_request(now, from, msg),
+                StartLine::Response { .. } => self.on_response(now, from, msg),
+            },
+            Err(bad) => {
+                match bad.reply {
+                    Some((code, req)) if req.method() != Some("ACK") => {
+                        let tag = stateless_tag(&req);
+                        self.respond(from, &req, code, Some(&tag), &[], None);
+                        if code == 400 {
+                            self.counters.bump(Counter::BadRequestSent);
+                        }
+                    }
+                    _ => self.counters.bump(Counter::MalformedDropped),
+                }
+                self.log_bad_input(now, from, &bad.reason);
+            }
+        }
+    }
+
+    pub fn handle_command(&mut self, now: Instant, cmd: Command) {
+        match cmd {
+            Command::Answer { call, local_rtp } => self.answer(now, call, local_rtp),
+            Command::Reject { call, reason } => self.reject(now, call, reason.status()),
+            Command::Hangup { call } => self.hangup(now, call),
+            Command::Dial { call, request } => self.dial(now, call, request),
+        }
+    }
+
+    /// Runs every timer due at `now`.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        while let Some(Reverse((t, call))) = self.timers.peek().copied() {
+            if t > now {
+                break;
+            }
+            self.timers.pop();
+            self.on_call_timer(now, call);
+        }
+    }
+
+    fn on_call_timer(&mut self, now: Instant, call: CallRef) {
+        let Some(d) = self.calls.get(&call) else {
+            return;
+        };
+        if d.reap_at.is_some_and(|t| now >= t) {
+            self.reap(call);
+            return;
+        }
+        self.uas_timers(now, call);
+        self.uac_timers(now, call);
+        self.schedule(call);
+    }
+
+    /// Registers the call's next deadline (stale heap entries are harmless).
+    pub(crate) fn schedule(&mut self, call: CallRef) {
+        if let Some(t) = self.calls.get(&call).and_then(Dialog::next_deadline) {
+            self.timers.push(Reverse((t, call)));
+        }
+    }
+
+    pub(crate) fn send(&mut self, to: Peer, bytes: Vec<u8>) {
+        self.out.push_back(Output::Send { to, bytes });
+    }
+
+    pub(crate) fn emit(&mut self, ev: SipEvent) {
+        self.out.push_back(Output::Event(ev));
+    }
+
+    pub(crate) fn report_dial(&mut self, outcome: DialOutcome) {
+        self.out.push_back(Output::Dialled(outcome));
+    }
+
+    /// Sends a response built from `req` and counts it; returns the bytes for caching.
+    pub(crate) fn respond(
+        &mut self,
+        to: Peer,
+        req: &Message,
+        code: u16,
+        to_tag: Option<&str>,
+        extra: &[(&str, String)],
+        body: Option<Body<'_>>,
+    ) -> Vec<u8> {
+        let bytes = message::response(req, code, to_tag, extra, body);
+        self.counters.response_sent(code);
+        self.send(to, bytes.clone());
+        bytes
+    }
+
+    /// Ends a call once: the glue hears of it if it knew the call; state is kept for
+    /// 64·T1 to absorb retransmissions.
+    pub(crate) fn end_call(&mut self, now: Instant, call: CallRef, reason: EndReason) {
+        let Some(d) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if d.phase == Phase::Ended {
+            return;
+        }
+        d.phase = Phase::Ended;
+        d.ended = Some(reason);
+        d.reap_at = Some(now + TIMEOUT_64T1);
+        let announced = d.announced;
+        self.active = self.active.saturating_sub(1);
+        if announced {
+            self.emit(SipEvent::CallEnded { call, reason });
+        }
+        self.schedule(call);
+    }
+
+    fn reap(&mut self, call: CallRef) {
+        if let Some(d) = self.calls.remove(&call) {
+            if d.phase != Phase::Ended {
+                self.active = self.active.saturating_sub(1);
+            }
+            if self.by_call_id.get(&d.call_id) == Some(&call) {
+                self.by_call_id.remove(&d.call_id);
+            }
+            self.client_tx.retain(|_, c| *c != call);
+        }
+    }
+
+    pub(crate) fn log_bad_input(&mut self, now: Instant, from: Peer, reason: &str) {
+        match self.log_limit.check(now) {
+            LogVerdict::Log { suppressed_before } => {
+                warn!(peer = %from.addr, reason, suppressed_before, "SIP: bad message")
+            }
+            LogVerdict::Suppress => debug!(peer = %from.addr, reason, "SIP: bad message"),
+        }
+    }
+
+    /// `SIP/2.0/UDP host:port;branch=...;rport` for a request we originate.
+    pub(crate) fn via(&self, transport: TransportKind, branch: &str) -> String {
+        format!(
+            "SIP/2.0/{} {};branch={branch};rport",
+            transport.via_name(),
+            self.cfg.local
+        )
+    }
+
+    pub(crate) fn contact(&self, user: &str, transport: TransportKind) -> String {
+        match transport {
+            TransportKind::Udp => format!("<sip:{user}@{}>", self.cfg.local),
+            TransportKind::Tcp => format!("<sip:{user}@{};transport=tcp>", self.cfg.local),
+        }
+    }
+}
+
+/// A random token for tags, branches and Call-IDs.
+pub(crate) fn token() -> String {
+    format!("{:016x}", rand::rng().random::<u64>())
+}
+
+pub(crate) fn branch() -> String {
+    format!("z9hG4bK{}", token())
+}
+
+/// A To-tag for stateless final responses, stable across retransmissions of the request.
+pub(crate) fn stateless_tag(req: &Message) -> String {
+    let mut h = DefaultHasher::new();
+    req.call_id().hash(&mut h);
+    req.branch().hash(&mut h);
+    format!("s{:x}", h.finish())
+}
+
+/// Where in-dialog requests go: the Contact when it names an address and no proxy
+/// sits in the route set, otherwise back where the dialog came from.
+pub(crate) fn next_hop(transport_peer: Peer, remote_target: &str, route_set: &[String]) -> Peer {
+    if !route_set.is_empty() || transport_peer.transport == TransportKind::Tcp {
+        return transport_peer;
+    }
+    contact_addr(remote_target).map_or(transport_peer, |addr| Peer {
+        transport: transport_peer.transport,
+        addr,
+    })
+}
+
+fn contact_addr(uri: &str) -> Option<SocketAddr> {
+    let parsed = rsipstack::sip::parse_uri(uri).ok()?;
+    let rsipstack::sip::Host::IpAddr(ip) = parsed.host_with_port.host else {
+        return None;
+    };
+    let port = parsed.host_with_port.port.map_or(5060, |p| p.value());
+    Some(SocketAddr::new(ip, port))
+}
+
+#[cfg(test)]
+#[path = "core_tests.rs"]
+mod tests;

@@ -1,0 +1,417 @@
+//! The user agent fed messages and injected time; outputs asserted as parsed messages.
+
+use super::*;
+use crate::call::{Codec, DigitSource};
+use crate::sip::api::{DialResult, EndReason};
+use crate::sip::sdp;
+
+const OFFER: &str = "v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\ns=-\r\nc=IN IP4 127.0.0.1\r\nt=0 0\r\n\
+m=audio 6000 RTP/AVP 8 0 101\r\na=rtpmap:101 telephone-event/8000\r\n";
+
+struct Harness {
+    core: SipCore,
+    now: Instant,
+    peer: Peer,
+}
+
+fn peer() -> Peer {
+    Peer {
+        transport: TransportKind::Udp,
+        addr: "127.0.0.1:5061".parse().unwrap(),
+    }
+}
+
+fn harness(max_calls: usize) -> Harness {
+    let trunk = TrunkTarget {
+        peer: Peer {
+            transport: TransportKind::Udp,
+            addr: "127.0.0.1:5070".parse().unwrap(),
+        },
+        host: "127.0.0.1:5070".into(),
+        params: String::new(),
+        username: "kenko".into(),
+        password: "secret".into(),
+    };
+    let cfg = CoreConfig {
+        local: "127.0.0.1:5060".parse().unwrap(),
+        inbound_numbers: vec!["05031980214".into()],
+        max_calls,
+        ring_timeout: Duration::from_secs(45),
+        trunk: Some(trunk),
+    };
+    Harness {
+        core: SipCore::new(cfg, SipCounters::new()),
+        now: Instant::now(),
+        peer: peer(),
+    }
+}
+
+fn request(
+    method: &str,
+    call_id: &str,
+    cseq: u32,
+    to_tag: Option<&str>,
+    extra: &str,
+    body: &str,
+) -> String {
+    let to_tag = to_tag.map(|t| format!(";tag={t}")).unwrap_or_default();
+    format!(
+        "{method} sip:05031980214@127.0.0.1:5060 SIP/2.0\r\n\
+Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK-{call_id}-{cseq}-{method}\r\n\
+From: <sip:09011112222@127.0.0.1:5061>;tag=caller\r\nTo: <sip:05031980214@127.0.0.1>{to_tag}\r\n\
+Call-ID: {call_id}\r\nCSeq: {cseq} {method}\r\nContact: <sip:caller@127.0.0.1:5061>\r\nMax-Forwards: 70\r\n\
+{extra}Content-Length: {}\r\n\r\n{body}",
+        body.len()
+    )
+}
+
+fn invite(call_id: &str) -> String {
+    request(
+        "INVITE",
+        call_id,
+        1,
+        None,
+        "Content-Type: application/sdp\r\n",
+        OFFER,
+    )
+}
+
+impl Harness {
+    fn feed(&mut self, text: &str) {
+        let p = self.peer;
+        self.core.handle_datagram(self.now, p, text.as_bytes());
+    }
+
+    fn advance(&mut self, by: Duration) {
+        self.now += by;
+        self.core.handle_timeout(self.now);
+    }
+
+    /// Everything queued, as (sent messages, events, dial outcomes).
+    fn drain(&mut self) -> (Vec<Message>, Vec<SipEvent>, Vec<DialOutcome>) {
+        let (mut sent, mut events, mut dials) = (vec![], vec![], vec![]);
+        while let Some(o) = self.core.poll_output() {
+            match o {
+                Output::Send { bytes, .. } => {
+                    sent.push(wire::parse(&bytes).expect("we send parseable messages"))
+                }
+                Output::Event(e) => events.push(e),
+                Output::Dialled(d) => dials.push(d),
+            }
+        }
+        (sent, events, dials)
+    }
+
+    fn codes(&mut self) -> Vec<u16> {
+        self.drain().0.iter().map(status).collect()
+    }
+
+    fn ring(&mut self, call_id: &str) -> CallRef {
+        self.feed(&invite(call_id));
+        let (sent, events, _) = self.drain();
+        assert_eq!(sent.iter().map(status).collect::<Vec<_>>(), vec![100, 180]);
+        match &events[..] {
+            [
+                SipEvent::IncomingCall {
+                    call,
+                    media,
+                    callee,
+                    caller,
+                    ..
+                },
+            ] => {
+                assert_eq!(media.codec, Codec::Pcma);
+                assert_eq!(callee, "05031980214");
+                assert_eq!(caller, "09011112222");
+                *call
+            }
+            other => panic!("expected IncomingCall, got {other:?}"),
+        }
+    }
+
+    /// Rings, answers, ACKs; returns the call and our To tag.
+    fn established(&mut self, call_id: &str) -> (CallRef, String) {
+        let call = self.ring(call_id);
+        let rtp = "127.0.0.1:20000".parse().unwrap();
+        self.core.handle_command(
+            self.now,
+            Command::Answer {
+                call,
+                local_rtp: rtp,
+            },
+        );
+        let (sent, _, _) = self.drain();
+        let tag = sent[0].tag("To").unwrap().to_string();
+        self.feed(&request("ACK", call_id, 1, Some(&tag), "", ""));
+        (call, tag)
+    }
+}
+
+fn status(m: &Message) -> u16 {
+    match m.start {
+        StartLine::Response { code, .. } => code,
+        StartLine::Request { .. } => 0,
+    }
+}
+
+#[test]
+fn answered_call_gets_200_with_sdp_answer_and_stops_resending_after_ack() {
+    let mut h = harness(10);
+    let call = h.ring("c1");
+    h.core.handle_command(
+        h.now,
+        Command::Answer {
+            call,
+            local_rtp: "127.0.0.1:20000".parse().unwrap(),
+        },
+    );
+    let (sent, _, _) = h.drain();
+    assert_eq!(status(&sent[0]), 200);
+    let answer = sdp::read_answer(&sent[0].body).unwrap();
+    assert_eq!(answer.codec, Codec::Pcma);
+    assert_eq!(answer.telephone_event_pt, Some(101));
+    assert_eq!(answer.remote_rtp.port(), 20000);
+    // Unacknowledged, the 200 is resent at T1.
+    h.advance(Duration::from_millis(500));
+    assert_eq!(h.codes(), vec![200]);
+    let tag = sent[0].tag("To").unwrap().to_string();
+    h.feed(&request("ACK", "c1", 1, Some(&tag), "", ""));
+    h.advance(Duration::from_secs(5));
+    assert!(h.drain().0.is_empty());
+    assert_eq!(h.core.active_calls(), 1);
+}
+
+#[test]
+fn unacknowledged_200_hangs_up_after_64_t1() {
+    let mut h = harness(10);
+    let call = h.ring("c2");
+    h.core.handle_command(
+        h.now,
+        Command::Answer {
+            call,
+            local_rtp: "127.0.0.1:20000".parse().unwrap(),
+        },
+    );
+    h.drain();
+    for _ in 0..40 {
+        h.advance(Duration::from_secs(1));
+    }
+    let (sent, events, _) = h.drain();
+    assert!(sent.iter().any(|m| m.method() == Some("BYE")));
+    assert_eq!(
+        events,
+        vec![SipEvent::CallEnded {
+            call,
+            reason: EndReason::NoAck
+        }]
+    );
+}
+
+#[test]
+fn invite_retransmission_gets_ringing_again_and_no_second_call() {
+    let mut h = harness(10);
+    h.ring("c3");
+    h.feed(&invite("c3"));
+    let (sent, events, _) = h.drain();
+    assert_eq!(sent.iter().map(status).collect::<Vec<_>>(), vec![180]);
+    assert!(events.is_empty());
+}
+
+#[test]
+fn cancel_before_answer_gets_487() {
+    let mut h = harness(10);
+    let call = h.ring("c4");
+    // CANCEL carries the INVITE's branch and CSeq number.
+    let cancel = request("CANCEL", "c4", 1, None, "", "").replace("-c4-1-CANCEL", "-c4-1-INVITE");
+    h.feed(&cancel);
+    let (sent, events, _) = h.drain();
+    let got: Vec<(u16, String)> = sent
+        .iter()
+        .map(|m| (status(m), m.cseq().unwrap().1.to_string()))
+        .collect();
+    assert_eq!(got, vec![(200, "CANCEL".into()), (487, "INVITE".into())]);
+    assert_eq!(
+        events,
+        vec![SipEvent::CallEnded {
+            call,
+            reason: EndReason::CallerCancelled
+        }]
+    );
+    assert_eq!(h.core.active_calls(), 0);
+    // Answering afterwards does nothing.
+    h.core.handle_command(
+        h.now,
+        Command::Answer {
+            call,
+            local_rtp: "127.0.0.1:20000".parse().unwrap(),
+        },
+    );
+    assert!(h.drain().0.is_empty());
+}
+
+#[test]
+fn unknown_number_gets_404() {
+    let mut h = harness(10);
+    h.feed(&invite("c5").replace("INVITE sip:05031980214@", "INVITE sip:0120999999@"));
+    assert_eq!(h.codes(), vec![404]);
+    assert_eq!(h.core.counters.snapshot().unknown_number, 1);
+}
+
+#[test]
+fn past_max_calls_invite_gets_503_with_retry_after() {
+    let mut h = harness(1);
+    h.ring("c6");
+    h.feed(&invite("c7"));
+    let (sent, events, _) = h.drain();
+    assert_eq!(status(&sent[0]), 503);
+    assert_eq!(sent[0].header("Retry-After"), Some("10"));
+    assert!(events.is_empty());
+    assert_eq!(h.core.counters.snapshot().rejected_at_capacity, 1);
+}
+
+#[test]
+fn offer_without_g711_gets_488() {
+    let mut h = harness(10);
+    let g729 = OFFER.replace("RTP/AVP 8 0 101", "RTP/AVP 18");
+    h.feed(&request(
+        "INVITE",
+        "c8",
+        1,
+        None,
+        "Content-Type: application/sdp\r\n",
+        &g729,
+    ));
+    assert_eq!(h.codes(), vec![488]);
+    assert_eq!(h.core.active_calls(), 0);
+}
+
+#[test]
+fn bye_from_peer_ends_call_once_even_if_retransmitted() {
+    let mut h = harness(10);
+    let (call, tag) = h.established("c9");
+    h.drain();
+    let bye = request("BYE", "c9", 2, Some(&tag), "", "");
+    h.feed(&bye);
+    h.feed(&bye);
+    let (sent, events, _) = h.drain();
+    assert_eq!(sent.iter().map(status).collect::<Vec<_>>(), vec![200, 200]);
+    assert_eq!(
+        events,
+        vec![SipEvent::CallEnded {
+            call,
+            reason: EndReason::RemoteHangup
+        }]
+    );
+    // The call is forgotten 64·T1 later; then a BYE gets 481.
+    h.advance(Duration::from_secs(33));
+    h.feed(&request("BYE", "c9", 3, Some(&tag), "", ""));
+    assert_eq!(h.codes(), vec![481]);
+}
+
+#[test]
+fn hangup_sends_bye_in_the_dialog() {
+    let mut h = harness(10);
+    let (call, tag) = h.established("c10");
+    h.drain();
+    h.core.handle_command(h.now, Command::Hangup { call });
+    let (sent, events, _) = h.drain();
+    let bye = &sent[0];
+    assert_eq!(bye.method(), Some("BYE"));
+    assert_eq!(bye.tag("From"), Some(tag.as_str()));
+    assert_eq!(bye.tag("To"), Some("caller"));
+    assert_eq!(bye.call_id(), Some("c10"));
+    assert_eq!(
+        events,
+        vec![SipEvent::CallEnded {
+            call,
+            reason: EndReason::LocalHangup
+        }]
+    );
+}
+
+#[test]
+fn info_dtmf_relay_delivers_one_digit_per_request() {
+    let mut h = harness(10);
+    let (call, tag) = h.established("c11");
+    h.drain();
+    let info = request(
+        "INFO",
+        "c11",
+        2,
+        Some(&tag),
+        "Content-Type: application/dtmf-relay\r\n",
+        "Signal=5\r\nDuration=160\r\n",
+    );
+    h.feed(&info);
+    h.feed(&info); // retransmission
+    let (sent, events, _) = h.drain();
+    assert_eq!(sent.iter().map(status).collect::<Vec<_>>(), vec![200, 200]);
+    let digit = crate::call::Digit {
+        key: '5',
+        source: DigitSource::SipInfo,
+    };
+    assert_eq!(events, vec![SipEvent::Digit { call, digit }]);
+}
+
+#[test]
+fn reinvite_hold_is_answered_recvonly_and_reported() {
+    let mut h = harness(10);
+    let (call, tag) = h.established("c12");
+    h.drain();
+    let held = OFFER.replace("101\r\n", "101\r\na=sendonly\r\n");
+    h.feed(&request(
+        "INVITE",
+        "c12",
+        2,
+        Some(&tag),
+        "Content-Type: application/sdp\r\n",
+        &held,
+    ));
+    let (sent, events, _) = h.drain();
+    assert_eq!(status(&sent[0]), 200);
+    let body = String::from_utf8(sent[0].body.clone()).unwrap();
+    assert!(body.contains("a=recvonly"), "{body}");
+    assert!(
+        body.contains(" 2 IN IP4"),
+        "session version must rise: {body}"
+    );
+    assert!(
+        matches!(&events[..], [SipEvent::MediaChanged { call: c, on_hold: true, .. }] if *c == call)
+    );
+    h.feed(&request("ACK", "c12", 2, Some(&tag), "", ""));
+    h.advance(Duration::from_secs(1));
+    assert!(
+        h.drain().0.is_empty(),
+        "ACKed re-INVITE answer is not resent"
+    );
+}
+
+#[test]
+fn methods_we_lack_get_405_or_501_with_allow() {
+    let mut h = harness(10);
+    h.feed(&request("REGISTER", "c13", 1, None, "", ""));
+    h.feed(&request("FROBNICATE", "c14", 1, None, "", ""));
+    let (sent, _, _) = h.drain();
+    assert_eq!(sent.iter().map(status).collect::<Vec<_>>(), vec![405, 501]);
+    assert!(sent.iter().all(|m| m.header("Allow").is_some()));
+}
+
+#[test]
+fn options_outside_a_call_gets_200() {
+    let mut h = harness(10);
+    h.feed(&request("OPTIONS", "c15", 1, None, "", ""));
+    assert_eq!(h.codes(), vec![200]);
+}
+
+#[test]
+fn malformed_request_gets_400_and_garbage_is_counted() {
+    let mut h = harness(10);
+    h.feed(&invite("c16").replace("Call-ID: c16\r\n", ""));
+    h.feed("\x16\x03\x01 not sip at all");
+    assert_eq!(h.codes(), vec![400]);
+    let c = h.core.counters.snapshot();
+    assert_eq!((c.bad_request_sent, c.malformed_dropped), (1, 1));
+}
+
+#[path = "uac_tests.rs"]
+mod outbound;

@@ -1,0 +1,157 @@
+//! The state of one call: its dialog identifiers, where in-dialog requests go, the
+//! message being retransmitted, and the timers that drive it. Plain data; the rules that
+//! change it live in `uas.rs` and `uac.rs`.
+
+use std::net::SocketAddr;
+use std::time::{Duration, Instant};
+
+use super::api::{DialRequest, EndReason};
+use super::core::Peer;
+use super::sdp::SdpOrigin;
+use super::wire::Message;
+use crate::call::NegotiatedMedia;
+
+/// RFC 3261 timer T1 (RTT estimate).
+pub(crate) const T1: Duration = Duration::from_millis(500);
+/// RFC 3261 timer T2 (cap for non-INVITE and 2xx retransmissions).
+pub(crate) const T2: Duration = Duration::from_secs(4);
+/// 64·T1: how long a transaction may go unanswered.
+pub(crate) const TIMEOUT_64T1: Duration = Duration::from_secs(32);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Role {
+    Inbound,
+    Outbound,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Phase {
+    /// Inbound: 180 sent, waiting for the glue to answer or reject.
+    Ringing,
+    /// Outbound: INVITE sent, nothing heard yet.
+    Calling,
+    /// Outbound: a provisional response arrived.
+    Proceeding,
+    /// Inbound: 200 sent, waiting for the ACK.
+    Answered,
+    /// The dialog is up.
+    Confirmed,
+    /// Over; kept only to absorb retransmissions until `reap_at`.
+    Ended,
+}
+
+/// A message we resend until acknowledged (UDP only) or given up on.
+#[derive(Debug, Clone)]
+pub(crate) struct Retransmit {
+    pub bytes: Vec<u8>,
+    /// None on reliable transports: only the give-up deadline applies.
+    pub next: Option<Instant>,
+    pub interval: Duration,
+    /// Longest interval (T2 for responses and non-INVITE; none for INVITE).
+    pub cap: Option<Duration>,
+    pub give_up: Instant,
+}
+
+impl Retransmit {
+    pub(crate) fn new(bytes: Vec<u8>, now: Instant, reliable: bool, cap: Option<Duration>) -> Self {
+        Self {
+            bytes,
+            next: (!reliable).then(|| now + T1),
+            interval: T1,
+            cap,
+            give_up: now + TIMEOUT_64T1,
+        }
+    }
+
+    /// Whether to resend now; advances the schedule when it does.
+    pub(crate) fn due(&mut self, now: Instant) -> bool {
+        match self.next {
+            Some(next) if now >= next => {
+                let doubled = self.interval * 2;
+                self.interval = self.cap.map_or(doubled, |c| doubled.min(c));
+                self.next = Some(now + self.interval);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    pub(crate) fn deadline(&self) -> Instant {
+        self.next.map_or(self.give_up, |n| n.min(self.give_up))
+    }
+}
+
+/// Outbound-only state: the INVITE client transaction and its outcome.
+#[derive(Debug)]
+pub(crate) struct Dialling {
+    pub request: DialRequest,
+    pub invite_uri: String,
+    pub invite_via: String,
+    pub invite_branch: String,
+    pub invite_cseq: u32,
+    pub invite: Retransmit,
+    pub ring_deadline: Instant,
+    /// The outcome has been handed to the glue.
+    pub reported: bool,
+    pub auth_tried: bool,
+    /// Ring timeout passed before any provisional: CANCEL goes with the first 1xx.
+    pub cancel_pending: bool,
+    pub cancel: Option<Retransmit>,
+    /// The ACK for a final response, resent when the response is retransmitted.
+    pub ack: Option<Vec<u8>>,
+}
+
+#[derive(Debug)]
+pub(crate) struct Dialog {
+    pub role: Role,
+    pub phase: Phase,
+    pub peer: Peer,
+    pub call_id: String,
+    pub local_tag: String,
+    /// Our From (outbound) or To (inbound) header value, tag included.
+    pub local_header: String,
+    /// The peer's header value; its tag is added once known.
+    pub remote_header: String,
+    pub remote_tag: Option<String>,
+    /// Request-URI for our in-dialog requests (the peer's Contact).
+    pub remote_target: String,
+    pub route_set: Vec<String>,
+    pub local_cseq: u32,
+    pub remote_cseq: u32,
+    pub contact: String,
+    /// Inbound: the INVITE (or re-INVITE) whose final response is in `final_response`.
+    pub invite: Option<Message>,
+    /// Our final response to the current INVITE, resent until ACKed.
+    pub final_response: Option<Retransmit>,
+    /// Our last response to an in-dialog non-INVITE request: (CSeq, bytes), for retransmissions.
+    pub last_response: Option<(u32, Vec<u8>)>,
+    pub media: Option<NegotiatedMedia>,
+    pub local_rtp: Option<SocketAddr>,
+    pub origin: SdpOrigin,
+    /// The glue knows this call (IncomingCall or Answered sent) and gets CallEnded.
+    pub announced: bool,
+    pub ended: Option<EndReason>,
+    pub bye: Option<(String, Retransmit)>,
+    pub dialling: Option<Dialling>,
+    pub reap_at: Option<Instant>,
+}
+
+impl Dialog {
+    /// The earliest instant at which this call has something to do.
+    pub(crate) fn next_deadline(&self) -> Option<Instant> {
+        let mut all = Vec::with_capacity(6);
+        all.extend(self.final_response.as_ref().map(Retransmit::deadline));
+        all.extend(self.bye.as_ref().map(|(_, r)| r.deadline()));
+        all.extend(self.reap_at);
+        if let Some(d) = &self.dialling {
+            if matches!(self.phase, Phase::Calling | Phase::Proceeding) {
+                all.push(d.invite.deadline());
+                if !d.reported {
+                    all.push(d.ring_deadline);
+                }
+            }
+            all.extend(d.cancel.as_ref().map(Retransmit::deadline));
+        }
+        all.into_iter().min()
+    }
+}

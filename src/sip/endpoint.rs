@@ -1,0 +1,327 @@
+//! The async shell around [`SipCore`]: one task owns the core, feeds it what the
+//! transports receive and what the glue commands, sleeps until its next timer, and
+//! carries out what it asks (send bytes, deliver events, complete dials).
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use tokio::net::{TcpListener, UdpSocket};
+use tokio::sync::{mpsc, oneshot};
+use tokio::task::JoinHandle;
+use tracing::{debug, warn};
+
+use super::api::{CallRef, DialOutcome, DialRequest, RejectReason, SipEvent};
+use super::core::{Command, CoreConfig, Output, Peer, SipCore, TransportKind, TrunkTarget};
+use super::limits::{Counter, SipCounters, SipCountersSnapshot};
+use super::transport;
+use crate::config::{SipConfig, TrunkConfig};
+
+#[derive(Debug, thiserror::Error)]
+pub enum SipError {
+    #[error("cannot listen for SIP on {addr}: {source}")]
+    Bind {
+        addr: SocketAddr,
+        source: std::io::Error,
+    },
+    #[error("trunk.uri {uri:?}: {reason}")]
+    TrunkUri { uri: String, reason: String },
+    #[error("the SIP endpoint has stopped")]
+    Stopped,
+}
+
+/// Inputs of the core task.
+pub(crate) enum Input {
+    Received {
+        peer: Peer,
+        bytes: Vec<u8>,
+    },
+    TcpOpened {
+        addr: SocketAddr,
+        writer: mpsc::Sender<Vec<u8>>,
+    },
+    TcpClosed {
+        addr: SocketAddr,
+    },
+    StreamBroken {
+        peer: Peer,
+        reason: &'static str,
+    },
+    Command(Command),
+    Dial {
+        request: DialRequest,
+        reply: oneshot::Sender<DialOutcome>,
+    },
+}
+
+/// Bound on queued inputs: when the core falls behind, UDP reads wait and the kernel
+/// drops datagrams, instead of memory growing.
+const INPUT_QUEUE: usize = 4096;
+
+/// Our SIP user agent; cheap to clone, every clone drives the same endpoint.
+#[derive(Clone)]
+pub struct SipEndpoint {
+    inputs: mpsc::Sender<Input>,
+    counters: Arc<SipCounters>,
+    local: SocketAddr,
+    tasks: Arc<Vec<JoinHandle<()>>>,
+}
+
+impl SipEndpoint {
+    /// Binds UDP and TCP on `sip.listen` and starts serving. Events for the glue arrive
+    /// on the returned receiver.
+    pub async fn start(
+        sip: &SipConfig,
+        trunk: &TrunkConfig,
+    ) -> Result<(SipEndpoint, mpsc::Receiver<SipEvent>), SipError> {
+        let bind_err = |addr, source| SipError::Bind { addr, source };
+        let udp = UdpSocket::bind(sip.listen)
+            .await
+            .map_err(|e| bind_err(sip.listen, e))?;
+        let local = udp.local_addr().map_err(|e| bind_err(sip.listen, e))?;
+        let tcp = TcpListener::bind(local)
+            .await
+            .map_err(|e| bind_err(local, e))?;
+        let trunk_target = resolve_trunk(trunk).await?;
+        let counters = SipCounters::new();
+        let cfg = CoreConfig {
+            local,
+            inbound_numbers: sip.inbound_numbers.clone(),
+            max_calls: sip.max_calls,
+            ring_timeout: Duration::from_secs(sip.ring_timeout_secs),
+            trunk: trunk_target,
+        };
+        let core = SipCore::new(cfg, counters.clone());
+        let (input_tx, input_rx) = mpsc::channel(INPUT_QUEUE);
+        // Events are bounded by calls (a handful per call), and calls by max_calls.
+        let (event_tx, event_rx) = mpsc::channel(sip.max_calls.saturating_mul(4).max(64));
+        let udp = Arc::new(udp);
+        let tasks = vec![
+            tokio::spawn(transport::udp_receiver(udp.clone(), input_tx.clone())),
+            tokio::spawn(transport::tcp_acceptor(tcp, input_tx.clone())),
+            tokio::spawn(
+                CoreTask {
+                    core,
+                    udp,
+                    inputs: input_rx,
+                    input_tx: input_tx.clone(),
+                    events: event_tx,
+                    tcp: HashMap::new(),
+                    connecting: HashMap::new(),
+                    dials: HashMap::new(),
+                    counters: counters.clone(),
+                }
+                .run(),
+            ),
+        ];
+        let endpoint = SipEndpoint {
+            inputs: input_tx,
+            counters,
+            local,
+            tasks: Arc::new(tasks),
+        };
+        Ok((endpoint, event_rx))
+    }
+
+    /// The address we listen on (UDP and TCP).
+    pub fn local_addr(&self) -> SocketAddr {
+        self.local
+    }
+
+    /// Answers a ringing inbound call (200 OK with our SDP answer for `local_rtp`).
+    pub async fn answer(&self, call: CallRef, local_rtp: SocketAddr) -> Result<(), SipError> {
+        self.command(Command::Answer { call, local_rtp }).await
+    }
+
+    /// Refuses a ringing inbound call.
+    pub async fn reject(&self, call: CallRef, reason: RejectReason) -> Result<(), SipError> {
+        self.command(Command::Reject { call, reason }).await
+    }
+
+    /// Ends a call in any state (BYE, CANCEL or a refusal, as the state requires).
+    pub async fn hangup(&self, call: CallRef) -> Result<(), SipError> {
+        self.command(Command::Hangup { call }).await
+    }
+
+    /// Places a call through the trunk and waits for its outcome (answer, ring timeout,
+    /// busy, ...). On `Answered`, the call stays up until `hangup` or `CallEnded`.
+    pub async fn dial(&self, request: DialRequest) -> Result<DialOutcome, SipError> {
+        let (reply, rx) = oneshot::channel();
+        self.inputs
+            .send(Input::Dial { request, reply })
+            .await
+            .map_err(|_| SipError::Stopped)?;
+        rx.await.map_err(|_| SipError::Stopped)
+    }
+
+    pub fn counters(&self) -> SipCountersSnapshot {
+        self.counters.snapshot()
+    }
+
+    /// Stops every task of this endpoint (calls are dropped without BYE).
+    pub fn shutdown(&self) {
+        for t in self.tasks.iter() {
+            t.abort();
+        }
+    }
+
+    async fn command(&self, cmd: Command) -> Result<(), SipError> {
+        self.inputs
+            .send(Input::Command(cmd))
+            .await
+            .map_err(|_| SipError::Stopped)
+    }
+}
+
+async fn resolve_trunk(trunk: &TrunkConfig) -> Result<Option<TrunkTarget>, SipError> {
+    if trunk.uri.trim().is_empty() {
+        return Ok(None);
+    }
+    let bad = |reason: &str| SipError::TrunkUri {
+        uri: trunk.uri.clone(),
+        reason: reason.into(),
+    };
+    let rest = trunk
+        .uri
+        .strip_prefix("sip:")
+        .ok_or_else(|| bad("only sip: URIs are supported"))?;
+    // `sip:[user@]host[:port][;params]`: the user part, if any, is replaced by the callee.
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    let (host, params) = rest.split_once(';').map_or((rest, ""), |(h, p)| (h, p));
+    let transport = if params.to_ascii_lowercase().contains("transport=tcp") {
+        TransportKind::Tcp
+    } else {
+        TransportKind::Udp
+    };
+    let lookup = if host.contains(':') {
+        host.to_string()
+    } else {
+        format!("{host}:5060")
+    };
+    let addr = tokio::net::lookup_host(lookup.as_str())
+        .await
+        .map_err(|e| bad(&e.to_string()))?
+        .next()
+        .ok_or_else(|| bad("host does not resolve"))?;
+    Ok(Some(TrunkTarget {
+        peer: Peer { transport, addr },
+        host: host.to_string(),
+        params: if params.is_empty() {
+            String::new()
+        } else {
+            format!(";{params}")
+        },
+        username: trunk.username.clone(),
+        password: trunk.password.clone(),
+    }))
+}
+
+struct CoreTask {
+    core: SipCore,
+    udp: Arc<UdpSocket>,
+    inputs: mpsc::Receiver<Input>,
+    input_tx: mpsc::Sender<Input>,
+    events: mpsc::Sender<SipEvent>,
+    tcp: HashMap<SocketAddr, mpsc::Sender<Vec<u8>>>,
+    /// Messages waiting for an outbound TCP connection to open.
+    connecting: HashMap<SocketAddr, Vec<Vec<u8>>>,
+    dials: HashMap<CallRef, oneshot::Sender<DialOutcome>>,
+    counters: Arc<SipCounters>,
+}
+
+impl CoreTask {
+    async fn run(mut self) {
+        loop {
+            let deadline = self.core.poll_timeout();
+            let sleep = async {
+                match deadline {
+                    Some(t) => tokio::time::sleep_until(t.into()).await,
+                    None => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                input = self.inputs.recv() => match input {
+                    Some(input) => self.on_input(input),
+                    None => return,
+                },
+                () = sleep => self.core.handle_timeout(Instant::now()),
+            }
+            self.drain().await;
+        }
+    }
+
+    fn on_input(&mut self, input: Input) {
+        let now = Instant::now();
+        match input {
+            Input::Received { peer, bytes } => self.core.handle_datagram(now, peer, &bytes),
+            Input::Command(cmd) => self.core.handle_command(now, cmd),
+            Input::Dial { request, reply } => {
+                let call = self.core.allocate_ref();
+                self.dials.insert(call, reply);
+                self.core
+                    .handle_command(now, Command::Dial { call, request });
+            }
+            Input::TcpOpened { addr, writer } => {
+                for bytes in self.connecting.remove(&addr).unwrap_or_default() {
+                    self.write_tcp(&writer, bytes);
+                }
+                self.tcp.insert(addr, writer);
+            }
+            Input::TcpClosed { addr } => {
+                self.tcp.remove(&addr);
+                self.connecting.remove(&addr);
+            }
+            Input::StreamBroken { peer, reason } => {
+                self.counters.bump(Counter::MalformedDropped);
+                self.core.log_bad_input(now, peer, reason);
+            }
+        }
+    }
+
+    async fn drain(&mut self) {
+        while let Some(out) = self.core.poll_output() {
+            match out {
+                Output::Send { to, bytes } => self.send(to, bytes).await,
+                Output::Event(ev) => {
+                    if self.events.try_send(ev).is_err() {
+                        self.counters.bump(Counter::EventsDropped);
+                        warn!("SIP: event channel full or closed; event dropped");
+                    }
+                }
+                Output::Dialled(outcome) => {
+                    if let Some(reply) = self.dials.remove(&outcome.call) {
+                        let _ = reply.send(outcome);
+                    }
+                }
+            }
+        }
+    }
+
+    async fn send(&mut self, to: Peer, bytes: Vec<u8>) {
+        match to.transport {
+            TransportKind::Udp => {
+                if let Err(e) = self.udp.send_to(&bytes, to.addr).await {
+                    self.counters.bump(Counter::SendFailures);
+                    debug!(error = %e, peer = %to.addr, "SIP: UDP send failed");
+                }
+            }
+            TransportKind::Tcp => match self.tcp.get(&to.addr).cloned() {
+                Some(writer) => self.write_tcp(&writer, bytes),
+                None => {
+                    let queue = self.connecting.entry(to.addr).or_default();
+                    if queue.is_empty() {
+                        tokio::spawn(transport::tcp_connect(to.addr, self.input_tx.clone()));
+                    }
+                    queue.push(bytes);
+                }
+            },
+        }
+    }
+
+    fn write_tcp(&self, writer: &mpsc::Sender<Vec<u8>>, bytes: Vec<u8>) {
+        if writer.try_send(bytes).is_err() {
+            self.counters.bump(Counter::SendFailures);
+        }
+    }
+}

@@ -1,0 +1,192 @@
+//! Ending calls from our side: BYE on an established call, CANCEL of our unanswered
+//! INVITE (at the ring timeout or on hangup), and the timers that resend them.
+
+use std::time::Instant;
+
+use tracing::info;
+
+use super::api::{CallRef, DialResult, EndReason};
+use super::core::{SipCore, TransportKind, branch, next_hop};
+use super::dialog::{Dialog, Phase, Retransmit, Role, T2, TIMEOUT_64T1};
+use super::fields::name_addr_tag;
+use super::message::{ALLOW, RequestParts, request};
+
+impl SipCore {
+    pub(super) fn send_cancel(&mut self, now: Instant, call: CallRef) {
+        let Some(d) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(dl) = d.dialling.as_mut() else {
+            return;
+        };
+        // CANCEL mirrors the INVITE's Request-URI, Via, From, To, Call-ID and CSeq number.
+        let bytes = request(
+            &RequestParts {
+                method: "CANCEL",
+                uri: &dl.invite_uri,
+                via: &dl.invite_via,
+                from: &d.local_header,
+                to: &d.remote_header,
+                call_id: &d.call_id,
+                cseq: dl.invite_cseq,
+                routes: &[],
+                extra: &[],
+            },
+            None,
+        );
+        let reliable = d.peer.transport == TransportKind::Tcp;
+        dl.cancel = Some(Retransmit::new(bytes.clone(), now, reliable, Some(T2)));
+        let peer = d.peer;
+        self.send(peer, bytes);
+        self.schedule(call);
+    }
+
+    /// Hangs up: BYE on an established call, CANCEL or refusal before that.
+    pub(crate) fn hangup(&mut self, now: Instant, call: CallRef) {
+        let Some(d) = self.calls.get(&call) else {
+            return;
+        };
+        match (d.role, d.phase) {
+            (_, Phase::Ended) => {}
+            (Role::Inbound, Phase::Ringing) => self.reject(now, call, 480),
+            (Role::Outbound, Phase::Calling | Phase::Proceeding) => {
+                self.finish_dial(
+                    call,
+                    DialResult::Failed {
+                        status: None,
+                        reason: "hung up before answer".into(),
+                    },
+                );
+                self.give_up_ringing(now, call);
+            }
+            _ => {
+                self.send_bye(now, call);
+                self.end_call(now, call, EndReason::LocalHangup);
+            }
+        }
+    }
+
+    /// Stops an unanswered outbound INVITE: CANCEL now, or with the first provisional.
+    pub(super) fn give_up_ringing(&mut self, now: Instant, call: CallRef) {
+        let Some(d) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(dl) = d.dialling.as_mut() else {
+            return;
+        };
+        if d.phase == Phase::Proceeding {
+            self.send_cancel(now, call);
+        } else {
+            dl.cancel_pending = true;
+        }
+    }
+
+    pub(crate) fn send_bye(&mut self, now: Instant, call: CallRef) {
+        let b = branch();
+        let Some(d) = self.calls.get_mut(&call) else {
+            return;
+        };
+        d.local_cseq += 1;
+        let via = format!(
+            "SIP/2.0/{} {};branch={b};rport",
+            d.peer.transport.via_name(),
+            self.cfg.local
+        );
+        let (from, to) = (d.local_header.clone(), remote_with_tag(d));
+        let bytes = request(
+            &RequestParts {
+                method: "BYE",
+                uri: &d.remote_target,
+                via: &via,
+                from: &from,
+                to: &to,
+                call_id: &d.call_id,
+                cseq: d.local_cseq,
+                routes: &d.route_set,
+                extra: &[("Allow", ALLOW.to_string())],
+            },
+            None,
+        );
+        let reliable = d.peer.transport == TransportKind::Tcp;
+        d.bye = Some((
+            b.clone(),
+            Retransmit::new(bytes.clone(), now, reliable, Some(T2)),
+        ));
+        let peer = next_hop(d.peer, &d.remote_target, &d.route_set);
+        self.client_tx.insert(b, call);
+        self.send(peer, bytes);
+        self.schedule(call);
+    }
+
+    /// Ring timeout, INVITE/CANCEL/BYE retransmissions and their give-up timers.
+    pub(crate) fn uac_timers(&mut self, now: Instant, call: CallRef) {
+        let Some(d) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let hop = next_hop(d.peer, &d.remote_target, &d.route_set);
+        let mut resend = Vec::new();
+        if let Some((_, bye)) = d.bye.as_mut() {
+            if now >= bye.give_up {
+                d.bye = None;
+            } else if bye.due(now) {
+                resend.push((hop, bye.bytes.clone()));
+            }
+        }
+        let mut ring_expired = false;
+        let mut invite_timed_out = false;
+        if let Some(dl) = d.dialling.as_mut() {
+            let ringing = matches!(d.phase, Phase::Calling | Phase::Proceeding);
+            if ringing && dl.invite.due(now) {
+                resend.push((d.peer, dl.invite.bytes.clone()));
+            }
+            if d.phase == Phase::Calling && now >= dl.invite.give_up {
+                invite_timed_out = true; // Timer B
+            }
+            if ringing && !dl.reported && now >= dl.ring_deadline {
+                ring_expired = true;
+            }
+            if let Some(c) = dl.cancel.as_mut() {
+                if now >= c.give_up {
+                    dl.cancel = None;
+                } else if c.due(now) {
+                    resend.push((d.peer, c.bytes.clone()));
+                }
+            }
+        }
+        let stuck_after_cancel = d.phase == Phase::Proceeding
+            && d.dialling.as_ref().is_some_and(|dl| {
+                dl.reported && dl.cancel.is_none() && !dl.cancel_pending && now >= dl.invite.give_up
+            });
+        for (to, bytes) in resend {
+            self.send(to, bytes);
+        }
+        if ring_expired {
+            info!(call = call.0, "SIP: ring timeout; cancelling");
+            self.finish_dial(call, DialResult::NoAnswer);
+            self.give_up_ringing(now, call);
+            if let Some(dl) = self.calls.get_mut(&call).and_then(|d| d.dialling.as_mut()) {
+                // The 487 (or a late 200) gets 64·T1 more before the call is dropped.
+                dl.invite.give_up = now + TIMEOUT_64T1;
+            }
+        }
+        if invite_timed_out {
+            self.finish_dial(
+                call,
+                DialResult::Failed {
+                    status: None,
+                    reason: "no response from the trunk".into(),
+                },
+            );
+            self.end_call(now, call, EndReason::LocalHangup);
+        } else if stuck_after_cancel {
+            self.end_call(now, call, EndReason::LocalHangup);
+        }
+    }
+}
+
+fn remote_with_tag(d: &Dialog) -> String {
+    match (&d.remote_tag, name_addr_tag(&d.remote_header)) {
+        (Some(tag), None) => format!("{};tag={tag}", d.remote_header),
+        _ => d.remote_header.clone(),
+    }
+}

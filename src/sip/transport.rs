@@ -1,0 +1,117 @@
+//! Moving bytes: a UDP socket and a TCP listener on the SIP address, TCP connections
+//! framed by Content-Length. Everything received goes to the core task as `Input`.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream, UdpSocket};
+use tokio::sync::mpsc;
+use tracing::debug;
+
+use super::core::{Peer, TransportKind};
+use super::endpoint::Input;
+use super::wire::{StreamFrame, stream_frame};
+
+/// Queued writes per TCP connection; a peer that stops reading loses messages, not memory.
+const TCP_WRITE_QUEUE: usize = 256;
+/// Largest UDP datagram we read.
+const MAX_DATAGRAM: usize = 65_535;
+
+pub(crate) async fn udp_receiver(socket: Arc<UdpSocket>, inputs: mpsc::Sender<Input>) {
+    let mut buf = vec![0u8; MAX_DATAGRAM];
+    loop {
+        match socket.recv_from(&mut buf).await {
+            Ok((n, addr)) => {
+                let peer = Peer {
+                    transport: TransportKind::Udp,
+                    addr,
+                };
+                let input = Input::Received {
+                    peer,
+                    bytes: buf[..n].to_vec(),
+                };
+                if inputs.send(input).await.is_err() {
+                    return;
+                }
+            }
+            // ICMP port unreachable and the like surface here on some systems: keep going.
+            Err(e) => debug!(error = %e, "SIP: UDP receive error"),
+        }
+    }
+}
+
+pub(crate) async fn tcp_acceptor(listener: TcpListener, inputs: mpsc::Sender<Input>) {
+    loop {
+        match listener.accept().await {
+            Ok((stream, addr)) => {
+                tokio::spawn(tcp_connection(stream, addr, inputs.clone()));
+            }
+            Err(e) => debug!(error = %e, "SIP: TCP accept error"),
+        }
+    }
+}
+
+/// Connects to a TCP peer we must send to (the trunk), then serves it like an accepted one.
+pub(crate) async fn tcp_connect(addr: SocketAddr, inputs: mpsc::Sender<Input>) {
+    match TcpStream::connect(addr).await {
+        Ok(stream) => tcp_connection(stream, addr, inputs).await,
+        Err(e) => {
+            debug!(error = %e, %addr, "SIP: TCP connect failed");
+            let _ = inputs.send(Input::TcpClosed { addr }).await;
+        }
+    }
+}
+
+async fn tcp_connection(stream: TcpStream, addr: SocketAddr, inputs: mpsc::Sender<Input>) {
+    let (mut reader, mut writer) = stream.into_split();
+    let (tx, mut rx) = mpsc::channel::<Vec<u8>>(TCP_WRITE_QUEUE);
+    if inputs
+        .send(Input::TcpOpened { addr, writer: tx })
+        .await
+        .is_err()
+    {
+        return;
+    }
+    let write_task = tokio::spawn(async move {
+        while let Some(bytes) = rx.recv().await {
+            if writer.write_all(&bytes).await.is_err() {
+                break;
+            }
+        }
+    });
+    let peer = Peer {
+        transport: TransportKind::Tcp,
+        addr,
+    };
+    let mut buf: Vec<u8> = Vec::with_capacity(4096);
+    let mut chunk = vec![0u8; 16 * 1024];
+    'read: loop {
+        let n = match reader.read(&mut chunk).await {
+            Ok(0) | Err(_) => break,
+            Ok(n) => n,
+        };
+        buf.extend_from_slice(&chunk[..n]);
+        loop {
+            match stream_frame(&buf) {
+                StreamFrame::KeepAlive(n) => {
+                    buf.drain(..n);
+                }
+                StreamFrame::Complete(n) => {
+                    let bytes: Vec<u8> = buf.drain(..n).collect();
+                    if inputs.send(Input::Received { peer, bytes }).await.is_err() {
+                        break 'read;
+                    }
+                }
+                StreamFrame::Incomplete => break,
+                StreamFrame::Invalid(reason) => {
+                    debug!(%addr, reason, "SIP: closing TCP connection with broken framing");
+                    let _ = inputs.send(Input::StreamBroken { peer, reason }).await;
+                    break 'read;
+                }
+            }
+        }
+    }
+    write_task.abort();
+    let _ = inputs.send(Input::TcpClosed { addr }).await;
+}

@@ -1,0 +1,431 @@
+//! Requests we originate: the outbound INVITE through the trunk (digest auth, ring
+//! timeout → CANCEL, outcome mapping), the ACKs, and BYE from either role.
+
+use std::time::Instant;
+
+use tracing::{debug, info};
+
+use super::api::{CallRef, DialOutcome, DialRequest, DialResult, EndReason};
+use super::auth::Challenge;
+use super::core::{SipCore, TransportKind, branch, next_hop, token};
+use super::dialog::{Dialling, Dialog, Phase, Retransmit, Role};
+use super::fields::name_addr_uri;
+use super::message::{ALLOW, Body, RequestParts, request};
+use super::sdp::{self, SdpOrigin};
+use super::wire::{Message, StartLine};
+use crate::privacy::mask_phone;
+
+impl SipCore {
+    pub(crate) fn dial(&mut self, now: Instant, call: CallRef, req: DialRequest) {
+        let fail = |reason: &str| DialResult::Failed {
+            status: None,
+            reason: reason.into(),
+        };
+        let Some(trunk) = self.cfg.trunk.clone() else {
+            return self.report_dial(DialOutcome {
+                call,
+                sip_call_id: String::new(),
+                result: fail("no trunk configured"),
+            });
+        };
+        if self.active >= self.cfg.max_calls {
+            return self.report_dial(DialOutcome {
+                call,
+                sip_call_id: String::new(),
+                result: fail("at max_calls"),
+            });
+        }
+        let call_id = format!("{}@{}", token(), self.cfg.local.ip());
+        let local_tag = token();
+        let transport = trunk.peer.transport;
+        let invite_uri = format!("sip:{}@{}{}", req.to, trunk.host, trunk.params);
+        let local_header = format!("<sip:{}@{}>;tag={local_tag}", req.caller_line, trunk.host);
+        let remote_header = format!("<sip:{}@{}>", req.to, trunk.host);
+        let contact = self.contact(&req.caller_line, transport);
+        let origin = SdpOrigin::new(rand::random::<u32>() as u64);
+        let ring_timeout = req.ring_timeout.unwrap_or(self.cfg.ring_timeout);
+        let b = branch();
+        let via = self.via(transport, &b);
+        let cseq = 1;
+        let bytes = invite_bytes(
+            &invite_uri,
+            &via,
+            &local_header,
+            &remote_header,
+            &call_id,
+            cseq,
+            &contact,
+            &sdp::offer(req.local_rtp, origin),
+            None,
+        );
+        info!(call = call.0, to = %mask_phone(&req.to), "SIP: dialling");
+        let reliable = transport == TransportKind::Tcp;
+        let d = Dialog {
+            role: Role::Outbound,
+            phase: Phase::Calling,
+            peer: trunk.peer,
+            call_id: call_id.clone(),
+            local_tag,
+            local_header,
+            remote_header,
+            remote_tag: None,
+            remote_target: invite_uri.clone(),
+            route_set: Vec::new(),
+            local_cseq: cseq,
+            remote_cseq: 0,
+            contact,
+            invite: None,
+            final_response: None,
+            last_response: None,
+            media: None,
+            local_rtp: Some(req.local_rtp),
+            origin,
+            announced: false,
+            ended: None,
+            bye: None,
+            dialling: Some(Dialling {
+                request: req,
+                invite_uri,
+                invite_via: via,
+                invite_branch: b.clone(),
+                invite_cseq: cseq,
+                invite: Retransmit::new(bytes.clone(), now, reliable, None),
+                ring_deadline: now + ring_timeout,
+                reported: false,
+                auth_tried: false,
+                cancel_pending: false,
+                cancel: None,
+                ack: None,
+            }),
+            reap_at: None,
+        };
+        self.calls.insert(call, d);
+        self.by_call_id.insert(call_id, call);
+        self.client_tx.insert(b, call);
+        self.active += 1;
+        self.send(trunk.peer, bytes);
+        self.schedule(call);
+    }
+
+    pub(crate) fn on_response(&mut self, now: Instant, _from: super::core::Peer, resp: Message) {
+        let StartLine::Response { code, .. } = resp.start else {
+            return;
+        };
+        let Some(call) = resp.branch().and_then(|b| self.client_tx.get(b)).copied() else {
+            return; // not ours, or a stray retransmission after reaping
+        };
+        match resp.cseq().map(|c| c.1) {
+            Some("INVITE") => self.on_invite_response(now, call, code, &resp),
+            Some("CANCEL") => {
+                if let Some(d) = self.calls.get_mut(&call).and_then(|d| d.dialling.as_mut()) {
+                    d.cancel = None;
+                }
+            }
+            Some("BYE") if code >= 200 => {
+                if let Some(d) = self.calls.get_mut(&call) {
+                    d.bye = None;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    fn on_invite_response(&mut self, now: Instant, call: CallRef, code: u16, resp: &Message) {
+        let Some(d) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(dl) = d.dialling.as_mut() else {
+            return;
+        };
+        if resp.branch() != Some(dl.invite_branch.as_str()) {
+            return; // a response to an INVITE we already replaced (auth retry)
+        }
+        if code < 200 {
+            if d.phase == Phase::Calling {
+                d.phase = Phase::Proceeding;
+            }
+            dl.invite.next = None; // provisional stops retransmission (Timer A)
+            if dl.cancel_pending {
+                dl.cancel_pending = false;
+                self.send_cancel(now, call);
+            }
+            return;
+        }
+        if code < 300 {
+            return self.on_invite_success(now, call, resp);
+        }
+        // Non-2xx final: ACK in the same transaction (RFC 3261 §17.1.1.3).
+        let ack = ack_bytes(d, resp);
+        if let Some(dl) = d.dialling.as_mut() {
+            dl.ack = Some(ack.clone());
+        }
+        let peer = d.peer;
+        self.send(peer, ack);
+        let Some(d) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(dl) = d.dialling.as_mut() else {
+            return;
+        };
+        if d.phase == Phase::Ended {
+            return; // a retransmitted final: re-ACKed above
+        }
+        if (code == 401 || code == 407) && !dl.auth_tried && !dl.reported {
+            dl.auth_tried = true;
+            if self.retry_with_auth(now, call, code, resp) {
+                return;
+            }
+        }
+        let reported = self
+            .calls
+            .get(&call)
+            .and_then(|d| d.dialling.as_ref())
+            .is_some_and(|dl| dl.reported);
+        if !reported {
+            let result = match code {
+                401 | 407 => DialResult::Failed {
+                    status: Some(code),
+                    reason: "trunk refused our credentials".into(),
+                },
+                _ => DialResult::from_status(code),
+            };
+            self.finish_dial(call, result);
+        }
+        self.end_call(now, call, EndReason::RemoteHangup);
+    }
+
+    fn on_invite_success(&mut self, now: Instant, call: CallRef, resp: &Message) {
+        let local = self.cfg.local;
+        let Some(d) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(dl) = d.dialling.as_mut() else {
+            return;
+        };
+        if let Some(ack) = dl.ack.clone() {
+            // A retransmitted 2xx: the ACK was lost.
+            let peer = next_hop(d.peer, &d.remote_target, &d.route_set);
+            return self.send(peer, ack);
+        }
+        dl.invite.next = None;
+        d.remote_tag = resp.tag("To").map(str::to_string);
+        if let Some(to) = resp.header("To") {
+            d.remote_header = to.to_string();
+        }
+        if let Some(target) = resp.header("Contact").and_then(name_addr_uri) {
+            d.remote_target = target.to_string();
+        }
+        let mut routes: Vec<String> = resp
+            .header_values("Record-Route")
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        routes.reverse();
+        d.route_set = routes;
+        // ACK for 2xx is its own transaction, in the dialog (RFC 3261 §13.2.2.4).
+        let b = branch();
+        let via = format!(
+            "SIP/2.0/{} {local};branch={b};rport",
+            d.peer.transport.via_name()
+        );
+        let ack = request(
+            &RequestParts {
+                method: "ACK",
+                uri: &d.remote_target,
+                via: &via,
+                from: &d.local_header,
+                to: &d.remote_header,
+                call_id: &d.call_id,
+                cseq: dl.invite_cseq,
+                routes: &d.route_set,
+                extra: &[],
+            },
+            None,
+        );
+        dl.ack = Some(ack.clone());
+        let already_reported = dl.reported;
+        let peer = next_hop(d.peer, &d.remote_target, &d.route_set);
+        self.send(peer, ack);
+        let media = sdp::read_answer(&resp.body);
+        let Some(d) = self.calls.get_mut(&call) else {
+            return;
+        };
+        d.phase = Phase::Confirmed;
+        match (already_reported, media) {
+            (false, Ok(media)) => {
+                d.media = Some(media.clone());
+                d.announced = true;
+                self.finish_dial(call, DialResult::Answered(media));
+            }
+            (false, Err(e)) => {
+                self.finish_dial(
+                    call,
+                    DialResult::Failed {
+                        status: Some(200),
+                        reason: format!("answer SDP: {e}"),
+                    },
+                );
+                self.send_bye(now, call);
+                self.end_call(now, call, EndReason::LocalHangup);
+            }
+            // Answered after we gave up (ring timeout): hang up at once.
+            (true, _) => {
+                self.send_bye(now, call);
+                self.end_call(now, call, EndReason::LocalHangup);
+            }
+        }
+    }
+
+    /// Resends the INVITE with credentials; false when the challenge is unusable.
+    fn retry_with_auth(&mut self, now: Instant, call: CallRef, code: u16, resp: &Message) -> bool {
+        let (challenge_header, auth_header) = if code == 401 {
+            ("WWW-Authenticate", "Authorization")
+        } else {
+            ("Proxy-Authenticate", "Proxy-Authorization")
+        };
+        let Some(trunk) = self.cfg.trunk.clone() else {
+            return false;
+        };
+        let challenge = match resp.header(challenge_header).map(Challenge::parse) {
+            Some(Ok(c)) => c,
+            other => {
+                debug!(?other, "SIP: unusable digest challenge");
+                return false;
+            }
+        };
+        let b = branch();
+        let Some(d) = self.calls.get_mut(&call) else {
+            return false;
+        };
+        let Some(dl) = d.dialling.as_mut() else {
+            return false;
+        };
+        let Ok(credentials) = challenge.authorization(
+            &trunk.username,
+            &trunk.password,
+            "INVITE",
+            &dl.invite_uri,
+            &token(),
+        ) else {
+            return false;
+        };
+        d.local_cseq += 1;
+        let via = format!(
+            "SIP/2.0/{} {};branch={b};rport",
+            d.peer.transport.via_name(),
+            self.cfg.local
+        );
+        let offer = sdp::offer(dl.request.local_rtp, d.origin);
+        let bytes = invite_bytes(
+            &dl.invite_uri,
+            &via,
+            &d.local_header,
+            &d.remote_header,
+            &d.call_id,
+            d.local_cseq,
+            &d.contact,
+            &offer,
+            Some((auth_header, credentials)),
+        );
+        dl.invite_branch = b.clone();
+        dl.invite_via = via;
+        dl.invite_cseq = d.local_cseq;
+        dl.ack = None;
+        dl.invite = Retransmit::new(
+            bytes.clone(),
+            now,
+            d.peer.transport == TransportKind::Tcp,
+            None,
+        );
+        d.phase = Phase::Calling;
+        let peer = d.peer;
+        self.client_tx.insert(b, call);
+        self.send(peer, bytes);
+        self.schedule(call);
+        true
+    }
+
+    pub(super) fn finish_dial(&mut self, call: CallRef, result: DialResult) {
+        let Some(d) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(dl) = d.dialling.as_mut() else {
+            return;
+        };
+        if dl.reported {
+            return;
+        }
+        dl.reported = true;
+        info!(
+            call = call.0,
+            outcome = result.label(),
+            "SIP: dial finished"
+        );
+        let sip_call_id = d.call_id.clone();
+        self.report_dial(DialOutcome {
+            call,
+            sip_call_id,
+            result,
+        });
+    }
+}
+
+/// The ACK for a non-2xx final response: same branch and Request-URI as the INVITE,
+/// To as in the response (RFC 3261 §17.1.1.3).
+fn ack_bytes(d: &Dialog, resp: &Message) -> Vec<u8> {
+    let Some(dl) = d.dialling.as_ref() else {
+        return Vec::new();
+    };
+    request(
+        &RequestParts {
+            method: "ACK",
+            uri: &dl.invite_uri,
+            via: &dl.invite_via,
+            from: &d.local_header,
+            to: resp.header("To").unwrap_or(&d.remote_header),
+            call_id: &d.call_id,
+            cseq: dl.invite_cseq,
+            routes: &[],
+            extra: &[],
+        },
+        None,
+    )
+}
+
+#[allow(clippy::too_many_arguments)]
+fn invite_bytes(
+    uri: &str,
+    via: &str,
+    from: &str,
+    to: &str,
+    call_id: &str,
+    cseq: u32,
+    contact: &str,
+    offer: &str,
+    auth: Option<(&str, String)>,
+) -> Vec<u8> {
+    let mut extra = vec![
+        ("Contact", contact.to_string()),
+        ("Allow", ALLOW.to_string()),
+    ];
+    if let Some((name, value)) = auth {
+        extra.push((name, value));
+    }
+    request(
+        &RequestParts {
+            method: "INVITE",
+            uri,
+            via,
+            from,
+            to,
+            call_id,
+            cseq,
+            routes: &[],
+            extra: &extra,
+        },
+        Some(Body {
+            content_type: "application/sdp",
+            bytes: offer.as_bytes(),
+        }),
+    )
+}

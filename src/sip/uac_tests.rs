@@ -1,0 +1,142 @@
+//! Outbound calls: the INVITE client transaction against a scripted callee.
+
+use super::*;
+
+fn dial(h: &mut Harness, ring: Duration) -> (CallRef, Message) {
+    let call = h.core.allocate_ref();
+    let request = DialRequest {
+        to: "09033334444".into(),
+        caller_line: "05031980215".into(),
+        local_rtp: "127.0.0.1:21000".parse().unwrap(),
+        ring_timeout: Some(ring),
+    };
+    h.core
+        .handle_command(h.now, Command::Dial { call, request });
+    let (mut sent, _, _) = h.drain();
+    (call, sent.remove(0))
+}
+
+/// A response from the callee to one of our requests.
+fn reply(req: &Message, code: u16, to_tag: &str, extra: &str, body: &str) -> String {
+    let bytes = message::response(req, code, Some(to_tag), &[], None);
+    let text = String::from_utf8(bytes).unwrap();
+    let head = text.trim_end_matches("Content-Length: 0\r\n\r\n");
+    format!("{head}{extra}Content-Length: {}\r\n\r\n{body}", body.len())
+}
+
+#[test]
+fn dial_answered_acks_and_reports_media_and_call_id() {
+    let mut h = harness(10);
+    let (call, inv) = dial(&mut h, Duration::from_secs(45));
+    assert_eq!(inv.request_user().as_deref(), Some("09033334444"));
+    assert!(inv.header("From").unwrap().contains("sip:05031980215@"));
+    h.feed(&reply(&inv, 180, "callee", "", ""));
+    h.feed(&reply(
+        &inv,
+        200,
+        "callee",
+        "Contact: <sip:callee@127.0.0.1:5070>\r\nContent-Type: application/sdp\r\n",
+        OFFER,
+    ));
+    let (sent, _, dials) = h.drain();
+    assert_eq!(sent[0].method(), Some("ACK"));
+    assert_eq!(sent[0].tag("To"), Some("callee"));
+    assert_eq!(dials[0].call, call);
+    assert_eq!(dials[0].sip_call_id, inv.call_id().unwrap());
+    match &dials[0].result {
+        DialResult::Answered(m) => assert_eq!(m.codec, Codec::Pcma),
+        other => panic!("{other:?}"),
+    }
+    // Our hangup is a BYE to the callee's Contact with both tags.
+    h.core.handle_command(h.now, Command::Hangup { call });
+    let (sent, events, _) = h.drain();
+    assert_eq!(sent[0].method(), Some("BYE"));
+    assert_eq!(sent[0].tag("To"), Some("callee"));
+    assert_eq!(
+        events,
+        vec![SipEvent::CallEnded {
+            call,
+            reason: EndReason::LocalHangup
+        }]
+    );
+}
+
+#[test]
+fn dial_busy_is_acked_in_the_invite_transaction() {
+    let mut h = harness(10);
+    let (_, inv) = dial(&mut h, Duration::from_secs(45));
+    h.feed(&reply(&inv, 486, "callee", "", ""));
+    let (sent, _, dials) = h.drain();
+    assert_eq!(sent[0].method(), Some("ACK"));
+    assert_eq!(sent[0].branch(), inv.branch());
+    assert_eq!(dials[0].result, DialResult::Busy);
+    assert_eq!(h.core.active_calls(), 0);
+}
+
+#[test]
+fn ring_timeout_cancels_and_reports_no_answer() {
+    let mut h = harness(10);
+    let (_, inv) = dial(&mut h, Duration::from_secs(3));
+    h.feed(&reply(&inv, 180, "callee", "", ""));
+    h.advance(Duration::from_secs(3));
+    let (sent, _, dials) = h.drain();
+    assert_eq!(dials[0].result, DialResult::NoAnswer);
+    let cancel = sent
+        .iter()
+        .find(|m| m.method() == Some("CANCEL"))
+        .expect("CANCEL sent");
+    assert_eq!(cancel.branch(), inv.branch());
+    assert_eq!(cancel.cseq(), Some((1, "CANCEL")));
+    h.feed(&reply(&inv, 487, "callee", "", ""));
+    let (sent, _, dials) = h.drain();
+    assert_eq!(sent[0].method(), Some("ACK"));
+    assert!(dials.is_empty(), "reported once");
+}
+
+#[test]
+fn challenge_401_is_answered_once_with_digest_credentials() {
+    let mut h = harness(10);
+    let (_, inv) = dial(&mut h, Duration::from_secs(45));
+    let challenge = "WWW-Authenticate: Digest realm=\"trunk\", nonce=\"abc\", qop=\"auth\", algorithm=SHA-256\r\n";
+    h.feed(&reply(&inv, 401, "t1", challenge, ""));
+    let (sent, _, dials) = h.drain();
+    assert!(dials.is_empty());
+    assert_eq!(sent[0].method(), Some("ACK"));
+    let again = &sent[1];
+    assert_eq!(again.method(), Some("INVITE"));
+    assert_eq!(again.cseq(), Some((2, "INVITE")));
+    assert_ne!(again.branch(), inv.branch());
+    let auth = again.header("Authorization").unwrap();
+    assert!(
+        auth.contains("username=\"kenko\"") && auth.contains("algorithm=SHA-256"),
+        "{auth}"
+    );
+    // A second challenge is a failure, not a loop.
+    h.feed(&reply(again, 401, "t2", challenge, ""));
+    let (_, _, dials) = h.drain();
+    assert!(matches!(
+        dials[0].result,
+        DialResult::Failed {
+            status: Some(401),
+            ..
+        }
+    ));
+}
+
+#[test]
+fn silent_trunk_gets_invite_retransmissions_then_fails_at_timer_b() {
+    let mut h = harness(10);
+    let (_, _inv) = dial(&mut h, Duration::from_secs(45));
+    let mut resent = 0;
+    for _ in 0..33 {
+        h.advance(Duration::from_secs(1));
+        let (sent, _, dials) = h.drain();
+        resent += sent.iter().filter(|m| m.method() == Some("INVITE")).count();
+        if let Some(d) = dials.first() {
+            assert!(matches!(d.result, DialResult::Failed { status: None, .. }));
+            assert!(resent >= 5, "retransmitted {resent} times");
+            return;
+        }
+    }
+    panic!("no outcome after 33 s");
+}

@@ -1,0 +1,356 @@
+//! Requests we receive: the inbound call (INVITE → 100 → 180 → 200 → ACK, CANCEL → 487),
+//! and every in-dialog request (BYE, re-INVITE/UPDATE, INFO, OPTIONS), with the RFC 3261
+//! §8.2 checks in their order: method, URI scheme, extensions, then the method's own.
+
+use std::net::SocketAddr;
+use std::time::Instant;
+
+use tracing::info;
+
+use super::api::{CallRef, EndReason, SipEvent};
+use super::core::{Peer, RETRY_AFTER_SECS, SipCore, TransportKind, next_hop, stateless_tag, token};
+use super::dialog::{Dialog, Phase, Retransmit, T2};
+use super::fields::{name_addr_uri, uri_scheme, uri_user};
+use super::limits::Counter;
+use super::message::{ALLOW, Body};
+use super::sdp::{self, Direction, SdpOrigin};
+use super::wire::Message;
+use crate::privacy::mask_phone;
+
+/// Methods RFC 3261 and its common extensions define that we do not handle: 405.
+const KNOWN_NOT_ALLOWED: [&str; 8] = [
+    "REGISTER",
+    "SUBSCRIBE",
+    "NOTIFY",
+    "PUBLISH",
+    "MESSAGE",
+    "REFER",
+    "PRACK",
+    "PING",
+];
+const ALLOWED: [&str; 7] = [
+    "INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "INFO", "UPDATE",
+];
+
+impl SipCore {
+    pub(crate) fn on_request(&mut self, now: Instant, from: Peer, req: Message) {
+        let method = req.method().unwrap_or_default().to_string();
+        if method == "ACK" {
+            return self.on_ack(&req);
+        }
+        let allow = [("Allow", ALLOW.to_string())];
+        if !ALLOWED.contains(&method.as_str()) {
+            let code = if KNOWN_NOT_ALLOWED.contains(&method.as_str()) {
+                405
+            } else {
+                501
+            };
+            self.respond(from, &req, code, Some(&stateless_tag(&req)), &allow, None);
+            return;
+        }
+        if let StartLine::Request { uri, .. } = &req.start
+            && !matches!(uri_scheme(uri).as_deref(), Some("sip" | "sips" | "tel"))
+        {
+            self.respond(from, &req, 416, Some(&stateless_tag(&req)), &[], None);
+            return;
+        }
+        if method != "CANCEL" {
+            let required = req.header_values("Require");
+            if !required.is_empty() {
+                let unsupported = [("Unsupported", required.join(", "))];
+                self.respond(
+                    from,
+                    &req,
+                    420,
+                    Some(&stateless_tag(&req)),
+                    &unsupported,
+                    None,
+                );
+                return;
+            }
+        }
+        if method == "CANCEL" {
+            return self.on_cancel(now, from, &req);
+        }
+        if req.tag("To").is_some() {
+            return self.on_in_dialog(now, from, req);
+        }
+        match method.as_str() {
+            "INVITE" => self.on_invite(from, req),
+            "OPTIONS" => {
+                let extra = [
+                    ("Allow", ALLOW.to_string()),
+                    ("Accept", "application/sdp".into()),
+                ];
+                self.respond(from, &req, 200, Some(&stateless_tag(&req)), &extra, None);
+            }
+            // BYE, INFO, UPDATE outside any dialog.
+            _ => {
+                self.respond(from, &req, 481, Some(&stateless_tag(&req)), &[], None);
+            }
+        }
+    }
+
+    fn on_invite(&mut self, from: Peer, req: Message) {
+        let call_id = req.call_id().unwrap_or_default().to_string();
+        if let Some(call) = self.by_call_id.get(&call_id).copied() {
+            return self.resend_invite_response(from, call, &req);
+        }
+        let reject_tag = stateless_tag(&req);
+        if self.active >= self.cfg.max_calls {
+            self.counters.bump(Counter::RejectedAtCapacity);
+            let retry = [("Retry-After", RETRY_AFTER_SECS.to_string())];
+            self.respond(from, &req, 503, Some(&reject_tag), &retry, None);
+            return;
+        }
+        let callee = req.request_user().unwrap_or_default();
+        if !self.cfg.inbound_numbers.contains(&callee) {
+            self.counters.bump(Counter::UnknownNumber);
+            info!(callee = %mask_phone(&callee), "SIP: INVITE for a number we do not serve: 404");
+            self.respond(from, &req, 404, Some(&reject_tag), &[], None);
+            return;
+        }
+        let media = match self.offer_in(&req) {
+            Ok(d) => d,
+            Err(code) => {
+                let accept = [("Accept", "application/sdp".to_string())];
+                self.respond(from, &req, code, Some(&reject_tag), &accept, None);
+                return;
+            }
+        };
+        let media = match media.negotiate() {
+            Ok(m) => m,
+            Err(_) => {
+                self.respond(from, &req, 488, Some(&reject_tag), &[], None);
+                return;
+            }
+        };
+        let call = self.allocate_ref();
+        let local_tag = token();
+        let caller = req
+            .header("From")
+            .and_then(name_addr_uri)
+            .and_then(uri_user)
+            .unwrap_or_default();
+        let remote_target = req
+            .header("Contact")
+            .and_then(name_addr_uri)
+            .or_else(|| req.header("From").and_then(name_addr_uri))
+            .unwrap_or_default()
+            .to_string();
+        let contact = self.contact(&callee, from.transport);
+        let d = Dialog {
+            role: super::dialog::Role::Inbound,
+            phase: Phase::Ringing,
+            peer: from,
+            call_id: call_id.clone(),
+            local_header: format!("{};tag={local_tag}", req.header("To").unwrap_or_default()),
+            remote_header: req.header("From").unwrap_or_default().to_string(),
+            remote_tag: req.tag("From").map(str::to_string),
+            local_tag: local_tag.clone(),
+            remote_target,
+            route_set: req
+                .header_values("Record-Route")
+                .iter()
+                .map(|s| s.to_string())
+                .collect(),
+            local_cseq: rand_cseq(),
+            remote_cseq: req.cseq().map_or(0, |c| c.0),
+            contact: contact.clone(),
+            invite: Some(req.clone()),
+            final_response: None,
+            last_response: None,
+            media: Some(media.clone()),
+            local_rtp: None,
+            origin: SdpOrigin::new(rand::random::<u32>() as u64),
+            announced: true,
+            ended: None,
+            bye: None,
+            dialling: None,
+            reap_at: None,
+        };
+        self.calls.insert(call, d);
+        self.by_call_id.insert(call_id.clone(), call);
+        self.active += 1;
+        self.respond(from, &req, 100, None, &[], None);
+        self.respond(
+            from,
+            &req,
+            180,
+            Some(&local_tag),
+            &[("Contact", contact)],
+            None,
+        );
+        self.emit(SipEvent::IncomingCall {
+            call,
+            sip_call_id: call_id,
+            caller,
+            callee,
+            media,
+        });
+    }
+
+    /// The offer of an INVITE, or the status refusing it (415, 488 for no offer).
+    fn offer_in(&self, req: &Message) -> Result<sdp::AudioDescription, u16> {
+        let accept = req.header_values("Accept");
+        let takes_sdp = |a: &&str| {
+            let t = a
+                .split(';')
+                .next()
+                .unwrap_or("")
+                .trim()
+                .to_ascii_lowercase();
+            matches!(t.as_str(), "application/sdp" | "application/*" | "*/*")
+        };
+        if !accept.is_empty() && !accept.iter().any(takes_sdp) {
+            return Err(406); // we can only answer in SDP (RFC 4475 §3.3.15)
+        }
+        if req.body.is_empty() {
+            return Err(488); // late offer is not supported: we answer, we never offer in 200
+        }
+        if req.content_type().as_deref() != Some("application/sdp") {
+            return Err(415);
+        }
+        sdp::parse(&req.body).map_err(|_| 488)
+    }
+
+    fn resend_invite_response(&mut self, from: Peer, call: CallRef, req: &Message) {
+        let Some(d) = self.calls.get(&call) else {
+            return;
+        };
+        if let Some(r) = &d.final_response {
+            let bytes = r.bytes.clone();
+            self.send(from, bytes);
+        } else if d.phase == Phase::Ringing {
+            let tag = d.local_tag.clone();
+            let contact = [("Contact", d.contact.clone())];
+            self.respond(from, req, 180, Some(&tag), &contact, None);
+        }
+    }
+
+    pub(crate) fn answer(&mut self, now: Instant, call: CallRef, local_rtp: SocketAddr) {
+        let Some(d) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if d.phase != Phase::Ringing {
+            return;
+        }
+        let (Some(req), Some(media)) = (d.invite.clone(), d.media.clone()) else {
+            return;
+        };
+        d.local_rtp = Some(local_rtp);
+        let body = sdp::answer(&media, local_rtp, d.origin, Direction::SendRecv);
+        d.phase = Phase::Answered;
+        let (peer, tag, contact) = (d.peer, d.local_tag.clone(), d.contact.clone());
+        let extra = [("Contact", contact), ("Allow", ALLOW.to_string())];
+        let sdp_body = Body {
+            content_type: "application/sdp",
+            bytes: body.as_bytes(),
+        };
+        let bytes = self.respond(peer, &req, 200, Some(&tag), &extra, Some(sdp_body));
+        self.arm_final(now, call, bytes);
+    }
+
+    /// Keeps our final response to an INVITE for retransmission until the ACK.
+    pub(super) fn arm_final(&mut self, now: Instant, call: CallRef, bytes: Vec<u8>) {
+        if let Some(d) = self.calls.get_mut(&call) {
+            let reliable = d.peer.transport == TransportKind::Tcp;
+            d.final_response = Some(Retransmit::new(bytes, now, reliable, Some(T2)));
+        }
+        self.schedule(call);
+    }
+
+    /// Refuses a ringing inbound call with a final error status.
+    pub(crate) fn reject(&mut self, now: Instant, call: CallRef, code: u16) {
+        let Some(d) = self.calls.get(&call) else {
+            return;
+        };
+        if d.phase != Phase::Ringing {
+            return;
+        }
+        let Some(req) = d.invite.clone() else {
+            return;
+        };
+        let (peer, tag) = (d.peer, d.local_tag.clone());
+        let bytes = self.respond(peer, &req, code, Some(&tag), &[], None);
+        self.arm_final(now, call, bytes);
+        self.end_call(now, call, EndReason::LocalHangup);
+    }
+
+    fn on_ack(&mut self, req: &Message) {
+        let Some(call) = req.call_id().and_then(|c| self.by_call_id.get(c)).copied() else {
+            return;
+        };
+        let Some(d) = self.calls.get_mut(&call) else {
+            return;
+        };
+        if d.role != super::dialog::Role::Inbound && d.final_response.is_none() {
+            return;
+        }
+        d.final_response = None;
+        if d.phase == Phase::Answered {
+            d.phase = Phase::Confirmed;
+        }
+    }
+
+    fn on_cancel(&mut self, now: Instant, from: Peer, req: &Message) {
+        let found = req.call_id().and_then(|c| self.by_call_id.get(c)).copied();
+        let matching = found.filter(|call| {
+            self.calls
+                .get(call)
+                .is_some_and(|d| d.invite.as_ref().and_then(Message::branch) == req.branch())
+        });
+        let Some(call) = matching else {
+            self.respond(from, req, 481, Some(&stateless_tag(req)), &[], None);
+            return;
+        };
+        let tag = self.calls.get(&call).map(|d| d.local_tag.clone());
+        self.respond(from, req, 200, tag.as_deref(), &[], None);
+        let ringing = self
+            .calls
+            .get(&call)
+            .is_some_and(|d| d.phase == Phase::Ringing);
+        if ringing {
+            // The INVITE gets 487; the call is over for the glue.
+            let (peer, invite) = match self.calls.get(&call) {
+                Some(d) => (d.peer, d.invite.clone()),
+                None => return,
+            };
+            if let (Some(invite), Some(tag)) = (invite, tag) {
+                let bytes = self.respond(peer, &invite, 487, Some(&tag), &[], None);
+                self.arm_final(now, call, bytes);
+            }
+            self.end_call(now, call, EndReason::CallerCancelled);
+        }
+    }
+
+    /// Retransmits our final INVITE response; gives up (and hangs up) at 64·T1.
+    pub(crate) fn uas_timers(&mut self, now: Instant, call: CallRef) {
+        let Some(d) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(r) = d.final_response.as_mut() else {
+            return;
+        };
+        if now >= r.give_up {
+            d.final_response = None;
+            if d.phase == Phase::Answered {
+                info!(call = call.0, "SIP: no ACK for our 200 OK; hanging up");
+                self.send_bye(now, call);
+                self.end_call(now, call, EndReason::NoAck);
+            }
+            return;
+        }
+        if r.due(now) {
+            let bytes = r.bytes.clone();
+            let to = next_hop(d.peer, "", &[]);
+            self.send(to, bytes);
+        }
+    }
+}
+
+use super::wire::StartLine;
+
+fn rand_cseq() -> u32 {
+    rand::random::<u16>() as u32 + 1
+}
