@@ -538,6 +538,11 @@ impl Interpreter {
         let Some(Node::VerifyIdentity(v)) = self.plan().node(&self.node).cloned() else {
             return;
         };
+        if !matches!(result, IdentityResult::Verified { .. }) {
+            // Keys typed while the store was asked are not trusted after a failure.
+            self.typeahead.clear();
+            self.verifying = None;
+        }
         let next = match result {
             IdentityResult::Verified { thresholds } => {
                 self.verify_failures = 0;
@@ -556,7 +561,6 @@ impl Interpreter {
                 v.next
             }
             IdentityResult::Mismatch => {
-                self.verifying = None;
                 self.verify_failures += 1;
                 if self.verify_failures >= v.max_failures {
                     v.on_too_many
