@@ -5,8 +5,10 @@ mod alerts;
 mod collector;
 mod dialplan;
 mod events;
+mod flow;
 mod interpreter;
 mod language;
+mod node;
 mod prompts;
 mod questionnaire;
 mod questions;
@@ -18,12 +20,16 @@ pub use alerts::{AlertLevel, Thresholds, alert_level};
 pub use collector::{
     Collected, DigitCollector, Failure, FieldSpec, FieldTimer, TimerChange, Validator,
 };
-pub use dialplan::{Dialplan, DialplanError, Dialplans, Node, Timeouts};
+pub use dialplan::{Dialplan, DialplanError, Dialplans, Timeouts};
 pub use events::{
     Action, CallOutcome, Event, IdentityClaim, IdentityResult, PersonIndex, PlayId, TimerId,
 };
 pub use interpreter::{Direction, Interpreter};
 pub use language::{Language, UnknownLanguage};
+pub use node::{
+    CollectNode, Field, FieldCheck, HangupNode, LanguageMenuNode, MenuNode, Node, PlayNode,
+    QuestionnaireNode, VerifyNode,
+};
 pub use prompts::{PromptCatalog, PromptError, PromptRef, PromptText, check_prompts};
 pub use questions::{AnswerValue, Answers, Question, QuestionSet, SPO2, SYMPTOMS, TEMPERATURE};
 

@@ -4,9 +4,9 @@
 
 use super::alerts::{AlertLevel, alert_level};
 use super::collector::{FieldSpec, Validator};
-use super::dialplan::Node;
 use super::events::Action;
 use super::interpreter::{Interpreter, Person, Purpose};
+use super::node::Node;
 use super::prompts::{PromptRef, digit_prompt};
 use super::questions::{AnswerValue, NumberQuestion, Question};
 
