@@ -510,3 +510,26 @@ fn identity_claim_debug_hides_the_id_and_birthday() {
         "{shown}"
     );
 }
+
+#[test]
+fn a_flood_of_keys_while_the_store_is_asked_is_capped_and_the_call_goes_on() {
+    let mut p = Phone::inbound();
+    p.listen_then("1");
+    p.identify("1234567", "0101");
+    p.keys(&"1".repeat(10_000));
+    p.identity(IdentityResult::Mismatch);
+    assert_eq!(p.now_playing(), vec!["identity_mismatch"]);
+    p.prompt_ends();
+    p.identify("1234567", "0102");
+    p.identity(verified());
+    p.answer_questionnaire("365", "97#", ALL_NO);
+    assert_eq!(p.completed().len(), 1);
+}
+
+#[test]
+fn keys_other_than_digits_hash_and_star_are_ignored() {
+    let mut p = Phone::inbound();
+    assert!(p.keys("ABCD").is_empty());
+    p.send(kenkocall::ivr::Event::HangUp);
+    assert_eq!(p.finished, Some(CallOutcome::NotReached));
+}

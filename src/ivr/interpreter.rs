@@ -17,6 +17,9 @@ use super::questions::{AnswerValue, Answers};
 /// Transitions allowed without waiting for an event; more means a loop in the plan.
 pub(super) const MAX_HOPS: usize = 64;
 
+/// Keys kept as type-ahead; a caller leaning on the keypad cannot grow it further.
+const MAX_TYPEAHEAD: usize = 32;
+
 /// Which flow a call runs.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Direction {
@@ -211,11 +214,17 @@ impl Interpreter {
             Stage::Playing { next } if barge => {
                 let next = next.clone();
                 self.stop_playback();
-                self.typeahead.push_back(key);
+                self.type_ahead(key);
                 self.goto(&next);
             }
-            Stage::Playing { .. } | Stage::AwaitIdentity => self.typeahead.push_back(key),
+            Stage::Playing { .. } | Stage::AwaitIdentity => self.type_ahead(key),
             Stage::HangingUp | Stage::Done => {}
+        }
+    }
+
+    fn type_ahead(&mut self, key: char) {
+        if self.typeahead.len() < MAX_TYPEAHEAD {
+            self.typeahead.push_back(key);
         }
     }
 
