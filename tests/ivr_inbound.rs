@@ -12,7 +12,9 @@ use kenkocall::ivr::{
 #[test]
 fn issue_key_sequence_reports_36_5_and_97_with_no_symptoms_complete() {
     let mut p = Phone::inbound();
-    assert_eq!(p.now_playing(), vec!["language_menu_option"; 8]);
+    let mut opening = vec!["health_call_welcome", "dial_line_guidance"];
+    opening.extend(["language_menu_option"; 8]);
+    assert_eq!(p.now_playing(), opening);
     // 1, ID + #, MMDD, *365, 1, 97#, 1, 2 for every symptom, 2.
     p.listen_then("1");
     assert_eq!(p.ivr.language(), Language::Ja);
@@ -79,11 +81,8 @@ fn language_menu_without_input_chooses_japanese() {
     p.prompt_ends();
     p.timer_fires();
     assert_eq!(p.ivr.language(), Language::Ja);
-    assert_eq!(
-        p.now_playing(),
-        vec!["health_call_welcome", "dial_line_guidance"]
-    );
-    assert!(p.played().iter().skip(8).all(|r| r.lang == Language::Ja));
+    assert_eq!(p.now_playing(), vec!["enter_hersys_id"]);
+    assert!(p.played().iter().skip(10).all(|r| r.lang == Language::Ja));
 }
 
 #[test]
@@ -118,14 +117,13 @@ fn star_during_a_prompt_neither_stops_it_nor_counts() {
     let mut p = Phone::inbound();
     let out = p.keys("***");
     assert!(out.is_empty(), "{out:?}");
-    assert_eq!(p.now_playing().len(), 8);
+    assert_eq!(p.now_playing().len(), 10);
 }
 
 #[test]
 fn a_digit_during_the_prompt_stops_it_and_starts_the_inter_digit_timer() {
     let mut p = Phone::inbound();
     p.listen_then("2");
-    p.prompt_ends(); // welcome
     assert_eq!(p.now_playing(), vec!["enter_hersys_id"]);
     let out = p.keys("1");
     assert!(matches!(out[0], Action::StopPlayback(_)), "{out:?}");
@@ -141,7 +139,6 @@ fn a_digit_during_the_prompt_stops_it_and_starts_the_inter_digit_timer() {
 fn first_digit_timer_starts_only_when_the_prompt_ends() {
     let mut p = Phone::inbound();
     p.listen_then("2");
-    p.prompt_ends();
     assert!(p.timers.is_empty());
     p.prompt_ends();
     assert_eq!(p.timers.len(), 1);
@@ -149,19 +146,45 @@ fn first_digit_timer_starts_only_when_the_prompt_ends() {
 }
 
 #[test]
-fn keys_during_welcome_type_ahead_into_the_id_without_its_prompt() {
+fn keys_during_a_message_type_ahead_into_the_next_field_without_its_prompt() {
     let mut p = Phone::inbound();
     p.listen_then("1");
-    p.keys("7654321#");
-    assert!(!p.played_ids().contains(&"enter_hersys_id".to_string()));
+    p.identify("1234567", "0101");
+    p.identity(IdentityResult::Mismatch);
+    assert_eq!(p.now_playing(), vec!["identity_mismatch"]);
+    let asked = p
+        .played_ids()
+        .iter()
+        .filter(|i| *i == "enter_hersys_id")
+        .count();
+    let out = p.keys("7654321#");
+    assert!(matches!(out[0], Action::StopPlayback(_)), "{out:?}");
+    let now = p
+        .played_ids()
+        .iter()
+        .filter(|i| *i == "enter_hersys_id")
+        .count();
+    assert_eq!(now, asked, "the ID prompt was skipped");
     assert_eq!(p.now_playing(), vec!["enter_birthday"]);
+    p.listen_then("0101");
+    assert_eq!(p.verifications()[1].1, "7654321");
+}
+
+#[test]
+fn a_wrong_key_at_the_language_menu_repeats_only_the_options() {
+    let mut p = Phone::inbound();
+    p.listen_then("9");
+    let mut again = vec!["invalid_entry"];
+    again.extend(["language_menu_option"; 8]);
+    assert_eq!(p.now_playing(), again);
+    p.listen_then("3");
+    assert_eq!(p.ivr.language(), Language::Zh);
 }
 
 #[test]
 fn no_input_and_no_match_have_their_own_words_then_max_tries_sends_to_the_centre() {
     let mut p = Phone::inbound();
     p.listen_then("1");
-    p.prompt_ends(); // welcome
     p.prompt_ends(); // enter_hersys_id
     p.timer_fires();
     assert_eq!(p.now_playing(), vec!["no_input", "enter_hersys_id"]);

@@ -156,15 +156,18 @@ impl Interpreter {
             Node::LanguageMenu(m) => {
                 self.lang = m.default;
                 let keys = (1..=m.languages.len()).map(|n| n.to_string()).collect();
-                let prompts = m
+                let options: Vec<PromptRef> = m
                     .languages
                     .iter()
                     .map(|&l| PromptRef::new(l, m.prompt.as_str()))
                     .collect();
-                self.collect(
+                let mut first = refs(m.default, &m.intro);
+                first.extend(options.iter().cloned());
+                self.collect_with_retry(
                     Purpose::LanguageMenu,
                     spec(1, 1, false, m.max_tries, Validator::OneOf(keys)),
-                    prompts,
+                    first,
+                    options,
                 );
                 None
             }
@@ -243,13 +246,24 @@ impl Interpreter {
     /// Starts collecting a field: type-ahead keys first (the prompt is then skipped, as
     /// the caller already answered), else the prompt.
     pub(super) fn collect(&mut self, purpose: Purpose, spec: FieldSpec, prompts: Vec<PromptRef>) {
+        self.collect_with_retry(purpose, spec, prompts.clone(), prompts);
+    }
+
+    /// As [`Self::collect`], with `first` played the first time and `again` after an error.
+    fn collect_with_retry(
+        &mut self,
+        purpose: Purpose,
+        spec: FieldSpec,
+        first: Vec<PromptRef>,
+        again: Vec<PromptRef>,
+    ) {
         self.stage = Stage::Collecting {
             collector: DigitCollector::new(spec),
             purpose,
-            prompts: prompts.clone(),
+            prompts: again,
         };
         if self.typeahead.is_empty() {
-            return self.play(prompts, true);
+            return self.play(first, true);
         }
         while let Some(k) = self.typeahead.pop_front() {
             let r = self.with_collector(|c| c.key(k));

@@ -31,6 +31,10 @@ fn yes() -> bool {
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LanguageMenuNode {
+    /// Played first, in the default language (the opening and the dial-line guidance:
+    /// a pulse-line caller must press `*` before they can choose).
+    #[serde(default)]
+    pub intro: Vec<String>,
     pub prompt: String,
     pub languages: Vec<Language>,
     pub default: Language,
@@ -166,7 +170,7 @@ impl Node {
             v.iter().map(String::as_str).collect()
         }
         match self {
-            Node::LanguageMenu(n) => vec![&n.prompt, &n.no_match],
+            Node::LanguageMenu(n) => [s(&n.intro), vec![&n.prompt, &n.no_match]].concat(),
             Node::Play(n) => s(&n.prompts),
             Node::Menu(n) => [s(&n.prompts), vec![&n.no_input, &n.no_match]].concat(),
             Node::Collect(n) => [s(&n.prompts), vec![&n.no_input, &n.no_match]].concat(),
