@@ -8,6 +8,7 @@
 //! functions and carries out what they decide.
 
 pub mod lines;
+pub mod memory_queue;
 pub mod pacing;
 pub mod plan;
 pub mod queue;
@@ -16,7 +17,20 @@ pub mod sim;
 pub mod slots;
 pub mod stop;
 
+pub use lines::{CallerLinePool, LineLease};
+pub use memory_queue::InMemoryJobQueue;
+pub use pacing::{PaceDenied, Pacer, PacingConfig, SlotPace, TrunkId};
+pub use plan::{
+    ContactMethod, JobKey, LastReport, PatientId, PatientSnapshot, Plan, PlanConfig, PlanWarning,
+    PlannedJob, ReportChannel, plan_slot,
+};
+pub use queue::{
+    AttemptRecord, AttemptResult, ClaimedJob, JobEnd, JobQueue, JobState, LeaseToken, QueueError,
+    WorkerId,
+};
+pub use retry::{AttemptOutcome, GiveUpReason, RetryDecision, RetryPolicy};
 pub use slots::{AllowedHours, CallSlot, SlotHours, SlotInstant, SlotSchedule};
+pub use stop::{ClaimDecision, ReportCutoff, StopConfig, StopReason, claim_decision, stop_reason};
 
 /// Why a dialer input was refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]

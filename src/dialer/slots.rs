@@ -288,6 +288,12 @@ impl AllowedHours {
         local >= self.start && local < self.end
     }
 
+    /// The instant calling may start on the local date of `at`.
+    pub fn start_on(&self, tz: Tz, at: DateTime<Utc>) -> DateTime<Utc> {
+        let date = at.with_timezone(&tz).date_naive();
+        resolve_local(tz, date.and_time(self.start))
+    }
+
     /// The instant calling must stop on the local date of `at`.
     pub fn end_on(&self, tz: Tz, at: DateTime<Utc>) -> DateTime<Utc> {
         let date = at.with_timezone(&tz).date_naive();
