@@ -233,8 +233,12 @@ mod tests {
 
     #[test]
     fn retry_never_lands_outside_allowed_hours() {
-        // A 19:00 slot; busy at 19:57 would retry at 20:02, inside the window but too late.
-        let p = RetryPolicy::default();
+        // A 19:00 slot with a 2 h window; busy at 19:57 would retry at 20:02: inside the
+        // window, but after the centre's calling hours.
+        let p = RetryPolicy {
+            window: TimeDelta::minutes(120),
+            ..RetryPolicy::default()
+        };
         let d = p.after_attempt(
             Tokyo,
             utc("2026-11-22T10:00:00Z"),
