@@ -19,8 +19,11 @@ pub struct PacingConfig {
     pub trunk_channels: usize,
     /// New calls started per second at most.
     pub calls_per_second: f64,
-    /// Channel time of a typical attempt (ring plus questionnaire), for estimates.
+    /// Channel time of a typical attempt (answered or not), for estimates. The default
+    /// is what the simulation measures with its default phones (~90 s).
     pub typical_call: TimeDelta,
+    /// Attempts per job on average, retries included (the simulation measures ~1.4).
+    pub expected_attempts: f64,
 }
 
 impl Default for PacingConfig {
@@ -29,7 +32,8 @@ impl Default for PacingConfig {
             global_cap: 3000,
             trunk_channels: 2600,
             calls_per_second: 100.0,
-            typical_call: TimeDelta::seconds(110),
+            typical_call: TimeDelta::seconds(90),
+            expected_attempts: 1.4,
         }
     }
 }
@@ -50,12 +54,14 @@ impl PacingConfig {
     }
 }
 
-/// Whether a slot's first attempts fit in its window at this capacity.
+/// Whether a slot's attempts (first tries and the expected retries) fit in its window at
+/// this capacity. An estimate: retries bunch towards the end of the window, so a slot
+/// just inside it can still leave a few retries undone.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct SlotPace {
     pub calls: usize,
     pub channels: usize,
-    /// Estimated time to start and finish every first attempt.
+    /// Estimated time to start and finish every expected attempt.
     pub needed: TimeDelta,
     pub window: TimeDelta,
 }
@@ -68,10 +74,10 @@ impl SlotPace {
         } else if channels == 0 || cfg.calls_per_second <= 0.0 {
             TimeDelta::MAX
         } else {
-            let talk_ms =
-                cfg.typical_call.num_milliseconds() as f64 * calls as f64 / channels as f64;
+            let attempts = calls as f64 * cfg.expected_attempts.max(1.0);
+            let talk_ms = cfg.typical_call.num_milliseconds() as f64 * attempts / channels as f64;
             let ramp_ms = 1000.0 * calls.min(channels) as f64 / cfg.calls_per_second;
-            let rate_ms = 1000.0 * calls as f64 / cfg.calls_per_second;
+            let rate_ms = 1000.0 * attempts / cfg.calls_per_second;
             TimeDelta::milliseconds((talk_ms + ramp_ms).max(rate_ms).ceil() as i64)
         };
         SlotPace {
@@ -248,7 +254,7 @@ mod tests {
 
     #[test]
     fn estimate_flags_a_slot_too_big_for_the_window() {
-        let cfg = PacingConfig::default(); // 2600 channels, 110 s a call
+        let cfg = PacingConfig::default(); // 2600 channels, 90 s × 1.4 attempts
         let ok = SlotPace::estimate(50_000, &cfg, TimeDelta::minutes(60));
         assert!(ok.fits(), "{ok:?}");
         let too_many = SlotPace::estimate(100_000, &cfg, TimeDelta::minutes(60));
