@@ -1,1 +1,56 @@
-//! See the issue for this concern; filled in by its work.
+//! The auto-call dialer's sans-IO core: call slots, planning, retry and stop rules,
+//! pacing, caller lines, the job-queue contract the store implements, and a
+//! discrete-event simulation of a whole slot.
+//!
+//! Nothing here reads a clock, sleeps or touches the network or a database: time is a
+//! parameter (`DateTime<Utc>`), randomness is an injected `Rng`, and storage is the
+//! [`queue::JobQueue`] trait. The async shell (SIP dialling, the worker loop) calls these
+//! functions and carries out what they decide.
+
+pub mod lines;
+pub mod memory_queue;
+pub mod pacing;
+pub mod plan;
+pub mod queue;
+pub mod retry;
+pub mod sim;
+pub mod slots;
+pub mod stop;
+
+pub use lines::{CallerLinePool, LineLease};
+pub use memory_queue::InMemoryJobQueue;
+pub use pacing::{PaceDenied, Pacer, PacingConfig, SlotPace, TrunkId};
+pub use plan::{
+    ContactMethod, JobKey, LastReport, PatientId, PatientSnapshot, Plan, PlanConfig, PlanWarning,
+    PlannedJob, ReportChannel, plan_slot,
+};
+pub use queue::{
+    AttemptRecord, AttemptResult, ClaimedJob, JobEnd, JobQueue, JobState, LeaseToken, QueueError,
+    WorkerId,
+};
+pub use retry::{AttemptOutcome, GiveUpReason, RetryDecision, RetryPolicy};
+pub use slots::{AllowedHours, CallSlot, SlotHours, SlotInstant, SlotSchedule};
+pub use stop::{ClaimDecision, ReportCutoff, StopConfig, StopReason, claim_decision, stop_reason};
+
+/// Why a dialer input was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum DialerError {
+    #[error("call slot hour {0} is not 0-23")]
+    InvalidHour(u32),
+    #[error("call slots {0:?}: expected hours 0-23 separated by commas, e.g. 9,11,14,16")]
+    InvalidSlotList(String),
+    #[error("unknown time zone {0:?} (expected an IANA name such as Asia/Tokyo)")]
+    UnknownTimeZone(String),
+    #[error("slot schedule expression {expr:?} refused by cron: {message}")]
+    Cron { expr: String, message: String },
+    #[error("allowed hours {start}-{end}: the start must be before the end")]
+    InvalidAllowedHours { start: String, end: String },
+    #[error("no caller lines configured; patients are told which numbers call them")]
+    NoCallerLines,
+    #[error("caller line {0} is configured twice")]
+    DuplicateCallerLine(String),
+    #[error("caller line {0} is not one of the configured lines")]
+    UnknownCallerLine(String),
+    #[error("retry policy: {0}")]
+    InvalidPolicy(String),
+}
