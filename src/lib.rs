@@ -8,6 +8,7 @@ pub mod admin;
 pub mod call;
 pub mod config;
 pub mod dialer;
+pub mod engine;
 pub mod ivr;
 pub mod media;
 pub mod privacy;

@@ -1,0 +1,238 @@
+//! Runs the parts together: SIP signalling, media, the IVR and the case store. Inbound
+//! calls to the health-call line are answered here; outbound calls are placed by
+//! [`Engine::place_call`] for the dialer. Each call is one task running a
+//! [`call_runner::CallRunner`].
+
+pub mod answers;
+pub mod call_runner;
+pub mod identity;
+pub mod registry;
+
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc;
+
+use crate::config::Config;
+use crate::ivr::{Dialplans, Interpreter, IvrError, Language, Thresholds};
+use crate::media::{EngineConfig, MediaEngine, MediaError, PromptError, PromptLibrary};
+use crate::privacy::mask_phone;
+use crate::sip::{DialRequest, DialResult, RejectReason, SipEndpoint, SipError, SipEvent};
+use crate::store::{AttemptId, Channel, Patient, Store};
+use answers::{CallReports, KnownPerson};
+use call_runner::{CallRunner, CallSummary};
+use identity::LockoutPolicy;
+use registry::CallRegistry;
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("IVR: {0}")]
+    Ivr(#[from] IvrError),
+    #[error("prompts: {0}")]
+    Prompts(#[from] PromptError),
+    #[error("media: {0}")]
+    Media(#[from] MediaError),
+    #[error("SIP: {0}")]
+    Sip(#[from] SipError),
+    #[error("config: {0}")]
+    Config(#[from] crate::config::ConfigError),
+}
+
+/// What every call task needs; shared read-only.
+pub struct EngineShared {
+    pub store: Store,
+    pub sip: SipEndpoint,
+    pub media: MediaEngine,
+    pub plans: Arc<Dialplans>,
+    pub prompts: PromptLibrary,
+    pub lockout: LockoutPolicy,
+    pub calls: CallRegistry,
+}
+
+/// The running engine. Dropping it does not stop calls in progress; call `shutdown`.
+#[derive(Clone)]
+pub struct Engine {
+    shared: Arc<EngineShared>,
+}
+
+/// The result of one outbound call, for the dialer's call record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PlacedCall {
+    pub sip_call_id: String,
+    pub result: DialResult,
+    /// Set when the call was answered and the IVR ran.
+    pub summary: Option<CallSummary>,
+}
+
+impl Engine {
+    /// Loads and checks dialplans and prompts (refusing to start on any problem), then
+    /// starts media and SIP and begins answering the health-call line.
+    pub async fn start(cfg: &Config, store: Store) -> Result<Engine, EngineError> {
+        let plans = crate::ivr::load(&cfg.ivr.dialplans_dir, &cfg.ivr.prompts_dir, &Language::ALL)?;
+        let prompts = PromptLibrary::load_dir(&cfg.ivr.prompts_dir)?;
+        cfg.sip.rtp_port_range()?;
+        let media = MediaEngine::start(EngineConfig {
+            local_ip: media_ip(cfg.sip.listen.ip()),
+            port_range: cfg.sip.rtp_ports.clone(),
+            session: (&cfg.media).into(),
+            ..EngineConfig::default()
+        })?;
+        let (sip, events) = SipEndpoint::start(&cfg.sip, &cfg.trunk).await?;
+        let shared = Arc::new(EngineShared {
+            store,
+            sip,
+            media,
+            plans,
+            prompts,
+            lockout: LockoutPolicy::default(),
+            calls: CallRegistry::default(),
+        });
+        tokio::spawn(route_sip_events(shared.clone(), events));
+        Ok(Engine { shared })
+    }
+
+    pub fn shared(&self) -> &Arc<EngineShared> {
+        &self.shared
+    }
+
+    /// Where SIP listens (useful when configured with port 0).
+    pub fn sip_addr(&self) -> std::net::SocketAddr {
+        self.shared.sip.local_addr()
+    }
+
+    /// Dials a patient and, if they answer, runs the auto-call questionnaire in their
+    /// language. Returns once the call is over.
+    pub async fn place_call(
+        &self,
+        patient: &Patient,
+        caller_line: &str,
+        attempt: Option<AttemptId>,
+        thresholds: Thresholds,
+        ring_timeout: Option<Duration>,
+    ) -> Result<PlacedCall, EngineError> {
+        let shared = &self.shared;
+        let reservation = shared.media.reserve()?;
+        let request = DialRequest {
+            // Japanese trunks take national numbers; anything else goes as stored (E.164).
+            to: crate::store::national_form(&patient.phone)
+                .unwrap_or_else(|| patient.phone.clone()),
+            caller_line: caller_line.to_string(),
+            local_rtp: reservation.local_addr(),
+            ring_timeout,
+        };
+        tracing::info!(to = %mask_phone(&patient.phone), line = caller_line, "dialling");
+        let outcome = shared.sip.dial(request).await?;
+        let DialResult::Answered(media) = &outcome.result else {
+            return Ok(PlacedCall {
+                sip_call_id: outcome.sip_call_id,
+                result: outcome.result,
+                summary: None,
+            });
+        };
+        let signals = shared.calls.register(outcome.call);
+        let (handle, media_events) = match shared.media.start_session(reservation, media) {
+            Ok(started) => started,
+            Err(e) => {
+                shared.calls.unregister(outcome.call);
+                let _ = shared.sip.hangup(outcome.call).await;
+                return Err(e.into());
+            }
+        };
+        let lang = Language::from_code(patient.language.as_str()).unwrap_or(Language::Ja);
+        let interpreter = Interpreter::outbound(shared.plans.clone(), lang, thresholds);
+        let mut reports = CallReports::new(
+            shared.store.clone(),
+            Channel::AutoCall,
+            interpreter.question_set_version(),
+            &outcome.sip_call_id,
+            attempt,
+        );
+        reports.set_person(
+            0,
+            KnownPerson {
+                patient: patient.id,
+                hersys_id: patient.hersys_id.clone(),
+            },
+        );
+        let summary = CallRunner {
+            shared: shared.clone(),
+            call: outcome.call,
+            caller: None,
+            interpreter,
+            media: handle,
+            media_events,
+            signals,
+            reports,
+        }
+        .run()
+        .await;
+        Ok(PlacedCall {
+            sip_call_id: outcome.sip_call_id,
+            result: outcome.result,
+            summary: Some(summary),
+        })
+    }
+
+    pub fn shutdown(&self) {
+        self.shared.sip.shutdown();
+    }
+}
+
+/// RTP binds to the SIP address unless SIP listens on every interface.
+fn media_ip(sip_ip: IpAddr) -> IpAddr {
+    if sip_ip.is_unspecified() {
+        IpAddr::from([127, 0, 0, 1])
+    } else {
+        sip_ip
+    }
+}
+
+async fn route_sip_events(shared: Arc<EngineShared>, mut events: mpsc::Receiver<SipEvent>) {
+    while let Some(event) = events.recv().await {
+        if let Some(SipEvent::IncomingCall {
+            call,
+            sip_call_id,
+            caller,
+            media,
+            ..
+        }) = shared.calls.route(event)
+        {
+            let signals = shared.calls.register(call);
+            let (handle, media_events) = match shared.media.create_session(&media) {
+                Ok(started) => started,
+                Err(e) => {
+                    tracing::warn!(error = %e, "no media for an incoming call: refusing it");
+                    shared.calls.unregister(call);
+                    let _ = shared.sip.reject(call, RejectReason::Unavailable).await;
+                    continue;
+                }
+            };
+            if let Err(e) = shared.sip.answer(call, handle.local_addr()).await {
+                tracing::warn!(error = %e, "cannot answer an incoming call");
+                shared.calls.unregister(call);
+                continue;
+            }
+            let interpreter = Interpreter::inbound(shared.plans.clone(), Thresholds::default());
+            let reports = CallReports::new(
+                shared.store.clone(),
+                Channel::HealthCall,
+                interpreter.question_set_version(),
+                &sip_call_id,
+                None,
+            );
+            tracing::info!(caller = %mask_phone(&caller), call = call.0, "health-call answered");
+            let runner = CallRunner {
+                shared: shared.clone(),
+                call,
+                caller: Some(caller),
+                interpreter,
+                media: handle,
+                media_events,
+                signals,
+                reports,
+            };
+            tokio::spawn(runner.run());
+        }
+    }
+}
