@@ -74,7 +74,10 @@ pub(crate) fn enter_realtime() {
     // SAFETY: plain syscall wrapper on the calling thread with a valid parameter struct.
     let rc = unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param) };
     if rc != 0 {
-        tracing::warn!(errno = rc, "media pacing thread runs without real-time priority");
+        tracing::warn!(
+            errno = rc,
+            "media pacing thread runs without real-time priority"
+        );
     }
 }
 

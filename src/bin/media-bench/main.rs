@@ -26,16 +26,37 @@ struct Args {
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { calls: 100, secs: 20, shards: 2, generate: false };
+    let mut args = Args {
+        calls: 100,
+        secs: 20,
+        shards: 2,
+        generate: false,
+    };
     let mut it = std::env::args().skip(1);
     while let Some(a) = it.next() {
         let mut value = |name: &str| it.next().ok_or(format!("{name} needs a value"));
         match a.as_str() {
             "generate" => args.generate = true,
-            "--calls" => args.calls = value("--calls")?.parse().map_err(|e| format!("--calls: {e}"))?,
-            "--secs" => args.secs = value("--secs")?.parse().map_err(|e| format!("--secs: {e}"))?,
-            "--shards" => args.shards = value("--shards")?.parse().map_err(|e| format!("--shards: {e}"))?,
-            other => return Err(format!("unknown argument {other}; usage: media-bench [--calls N] [--secs S] [--shards K]")),
+            "--calls" => {
+                args.calls = value("--calls")?
+                    .parse()
+                    .map_err(|e| format!("--calls: {e}"))?
+            }
+            "--secs" => {
+                args.secs = value("--secs")?
+                    .parse()
+                    .map_err(|e| format!("--secs: {e}"))?
+            }
+            "--shards" => {
+                args.shards = value("--shards")?
+                    .parse()
+                    .map_err(|e| format!("--shards: {e}"))?
+            }
+            other => {
+                return Err(format!(
+                    "unknown argument {other}; usage: media-bench [--calls N] [--secs S] [--shards K]"
+                ));
+            }
         }
     }
     if args.secs < 5 || args.secs > 60 {
@@ -52,7 +73,11 @@ fn main() {
             std::process::exit(2);
         }
     };
-    let result = if args.generate { generator::run(args.calls, args.secs) } else { run_engine(&args) };
+    let result = if args.generate {
+        generator::run(args.calls, args.secs)
+    } else {
+        run_engine(&args)
+    };
     if let Err(e) = result {
         eprintln!("media-bench: {e}");
         std::process::exit(1);
@@ -70,12 +95,24 @@ fn run_engine(args: &Args) -> std::io::Result<()> {
     net::raise_fd_limit();
     let exe = std::env::current_exe()?;
     let mut child = Command::new(exe)
-        .args(["generate", "--calls", &args.calls.to_string(), "--secs", &args.secs.to_string()])
+        .args([
+            "generate",
+            "--calls",
+            &args.calls.to_string(),
+            "--secs",
+            &args.secs.to_string(),
+        ])
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
         .spawn()?;
-    let mut child_in = child.stdin.take().ok_or_else(|| std::io::Error::other("no child stdin"))?;
-    let child_out = child.stdout.take().ok_or_else(|| std::io::Error::other("no child stdout"))?;
+    let mut child_in = child
+        .stdin
+        .take()
+        .ok_or_else(|| std::io::Error::other("no child stdin"))?;
+    let child_out = child
+        .stdout
+        .take()
+        .ok_or_else(|| std::io::Error::other("no child stdout"))?;
     let (lines_tx, lines_rx) = std::sync::mpsc::channel::<String>();
     std::thread::spawn(move || {
         for line in BufReader::new(child_out).lines().map_while(Result::ok) {
@@ -84,7 +121,9 @@ fn run_engine(args: &Args) -> std::io::Result<()> {
             }
         }
     });
-    let addr_line = lines_rx.recv_timeout(Duration::from_secs(10)).map_err(std::io::Error::other)?;
+    let addr_line = lines_rx
+        .recv_timeout(Duration::from_secs(10))
+        .map_err(std::io::Error::other)?;
     let gen_addr: SocketAddr = addr_line
         .strip_prefix("ADDR ")
         .and_then(|a| a.parse().ok())
@@ -110,11 +149,18 @@ fn run_engine(args: &Args) -> std::io::Result<()> {
     let rss0 = net::rss_kib();
     let mut calls = Vec::with_capacity(args.calls);
     for _ in 0..args.calls {
-        let (handle, events) = engine.create_session(&media).map_err(std::io::Error::other)?;
-        handle.play(vec![prompt.clone()]).map_err(std::io::Error::other)?;
+        let (handle, events) = engine
+            .create_session(&media)
+            .map_err(std::io::Error::other)?;
+        handle
+            .play(vec![prompt.clone()])
+            .map_err(std::io::Error::other)?;
         calls.push((handle, events, String::new()));
     }
-    let ports: Vec<String> = calls.iter().map(|c| c.0.local_addr().port().to_string()).collect();
+    let ports: Vec<String> = calls
+        .iter()
+        .map(|c| c.0.local_addr().port().to_string())
+        .collect();
     writeln!(child_in, "PORTS {}", ports.join(" "))?;
     child_in.flush()?;
     let cpu0 = net::cpu_seconds();
@@ -166,7 +212,10 @@ fn run_engine(args: &Args) -> std::io::Result<()> {
     let rss_per_call = (rss_peak.saturating_sub(rss0)) as f64 / n;
     let gen_cpu: f64 = field(&result, "gen_cpu_s").parse().unwrap_or(f64::NAN);
     let gen_wall: f64 = field(&result, "wall_s").parse().unwrap_or(f64::NAN);
-    println!("calls={} shards={} secs={}", args.calls, args.shards, args.secs);
+    println!(
+        "calls={} shards={} secs={}",
+        args.calls, args.shards, args.secs
+    );
     println!(
         "engine: cpu={:.1}% of one core ({:.2} µs CPU per call per frame), rss={} KiB total, {:.1} KiB/call, late_subticks={}, sent={}, send_errors={}",
         100.0 * cpu / wall,
@@ -189,7 +238,10 @@ fn run_engine(args: &Args) -> std::io::Result<()> {
         "digits: expected={expected} reported={got} lost={lost} calls with a wrong sequence={wrong_calls}; generator sent={}",
         field(&result, "digits_sent"),
     );
-    println!("generator: cpu={:.1}% of one core", 100.0 * gen_cpu / gen_wall);
+    println!(
+        "generator: cpu={:.1}% of one core over {gen_wall:.1} s (engine measured over {wall:.1} s)",
+        100.0 * gen_cpu / gen_wall
+    );
     println!(
         "| {} | {:.1}% | {:.2} | {} | {} | {} | {:.1} | {} | {:.1}% |",
         args.calls,

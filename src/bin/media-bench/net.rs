@@ -12,13 +12,28 @@ const PKT: usize = 256;
 const CTRL: usize = 64;
 
 fn check(rc: libc::c_int) -> io::Result<libc::c_int> {
-    if rc < 0 { Err(io::Error::last_os_error()) } else { Ok(rc) }
+    if rc < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(rc)
+    }
 }
 
-fn setsockopt_int(fd: libc::c_int, level: libc::c_int, name: libc::c_int, value: libc::c_int) -> io::Result<()> {
+fn setsockopt_int(
+    fd: libc::c_int,
+    level: libc::c_int,
+    name: libc::c_int,
+    value: libc::c_int,
+) -> io::Result<()> {
     // SAFETY: passes a valid pointer to a c_int and its size.
     let rc = unsafe {
-        libc::setsockopt(fd, level, name, (&value as *const libc::c_int).cast(), size_of::<libc::c_int>() as u32)
+        libc::setsockopt(
+            fd,
+            level,
+            name,
+            (&value as *const libc::c_int).cast(),
+            size_of::<libc::c_int>() as u32,
+        )
     };
     check(rc).map(|_| ())
 }
@@ -54,7 +69,10 @@ pub fn send_batch(socket: &UdpSocket, packets: &[(Vec<u8>, SocketAddrV4)]) -> us
         let mut names: Vec<libc::sockaddr_in> = chunk.iter().map(|(_, a)| sockaddr(*a)).collect();
         let mut iovs: Vec<libc::iovec> = chunk
             .iter()
-            .map(|(p, _)| libc::iovec { iov_base: p.as_ptr() as *mut _, iov_len: p.len() })
+            .map(|(p, _)| libc::iovec {
+                iov_base: p.as_ptr() as *mut _,
+                iov_len: p.len(),
+            })
             .collect();
         // SAFETY: mmsghdr is plain old data; every pointer set below outlives the call.
         let mut msgs: Vec<libc::mmsghdr> = (0..chunk.len()).map(|_| unsafe { zeroed() }).collect();
@@ -67,7 +85,9 @@ pub fn send_batch(socket: &UdpSocket, packets: &[(Vec<u8>, SocketAddrV4)]) -> us
         let mut off = 0;
         while off < msgs.len() {
             // SAFETY: msgs[off..] are initialised headers pointing at live buffers.
-            let rc = unsafe { libc::sendmmsg(fd, msgs[off..].as_mut_ptr(), (msgs.len() - off) as u32, 0) };
+            let rc = unsafe {
+                libc::sendmmsg(fd, msgs[off..].as_mut_ptr(), (msgs.len() - off) as u32, 0)
+            };
             if rc <= 0 {
                 break;
             }
@@ -110,7 +130,10 @@ impl Receiver {
     pub fn recv_batch(&mut self, socket: &UdpSocket, mut on: impl FnMut(Received<'_>)) -> usize {
         self.iovs.clear();
         for b in &mut self.bufs {
-            self.iovs.push(libc::iovec { iov_base: b.as_mut_ptr().cast(), iov_len: PKT });
+            self.iovs.push(libc::iovec {
+                iov_base: b.as_mut_ptr().cast(),
+                iov_len: PKT,
+            });
         }
         for i in 0..BATCH {
             let m = &mut self.msgs[i].msg_hdr;
@@ -124,7 +147,13 @@ impl Receiver {
         }
         // SAFETY: every header points at buffers owned by self that live through the call.
         let rc = unsafe {
-            libc::recvmmsg(socket.as_raw_fd(), self.msgs.as_mut_ptr(), BATCH as u32, libc::MSG_DONTWAIT, std::ptr::null_mut())
+            libc::recvmmsg(
+                socket.as_raw_fd(),
+                self.msgs.as_mut_ptr(),
+                BATCH as u32,
+                libc::MSG_DONTWAIT,
+                std::ptr::null_mut(),
+            )
         };
         if rc <= 0 {
             return 0;
@@ -136,8 +165,11 @@ impl Receiver {
             unsafe {
                 let mut c = libc::CMSG_FIRSTHDR(hdr);
                 while !c.is_null() {
-                    if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_TIMESTAMPNS {
-                        let ts: libc::timespec = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                    if (*c).cmsg_level == libc::SOL_SOCKET
+                        && (*c).cmsg_type == libc::SCM_TIMESTAMPNS
+                    {
+                        let ts: libc::timespec =
+                            std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
                         arrival_ns = ts.tv_sec * 1_000_000_000 + ts.tv_nsec;
                     }
                     c = libc::CMSG_NXTHDR(hdr, c);
@@ -185,4 +217,14 @@ pub fn raise_fd_limit() {
             libc::setrlimit(libc::RLIMIT_NOFILE, &rl);
         }
     }
+}
+
+/// SCHED_FIFO at `priority` for the calling thread if permitted (so the generator keeps its
+/// schedule while the machine is busy); returns whether it worked.
+pub fn realtime(priority: i32) -> bool {
+    let param = libc::sched_param {
+        sched_priority: priority,
+    };
+    // SAFETY: plain syscall wrapper on the calling thread.
+    unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param) == 0 }
 }
