@@ -239,7 +239,7 @@ fn run_engine(args: &Args) -> std::io::Result<()> {
         field(&result, "digits_sent"),
     );
     println!(
-        "generator: cpu={:.1}% of one core",
+        "generator: cpu={:.1}% of one core over {gen_wall:.1} s (engine measured over {wall:.1} s)",
         100.0 * gen_cpu / gen_wall
     );
     println!(

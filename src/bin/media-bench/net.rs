@@ -218,3 +218,13 @@ pub fn raise_fd_limit() {
         }
     }
 }
+
+/// SCHED_FIFO at `priority` for the calling thread if permitted (so the generator keeps its
+/// schedule while the machine is busy); returns whether it worked.
+pub fn realtime(priority: i32) -> bool {
+    let param = libc::sched_param {
+        sched_priority: priority,
+    };
+    // SAFETY: plain syscall wrapper on the calling thread.
+    unsafe { libc::pthread_setschedparam(libc::pthread_self(), libc::SCHED_FIFO, &param) == 0 }
+}
