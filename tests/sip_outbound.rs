@@ -90,3 +90,16 @@ async fn ring_timeout_cancels_and_reports_no_answer() {
     // sipp saw our CANCEL, answered 487 and got the ACK.
     sipp.expect_success().await;
 }
+
+#[tokio::test]
+async fn registration_with_digest_is_refreshed_before_expiry() {
+    let p = ports(24);
+    let sipp = sipp_uas("uas_register.xml", p);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut trunk = trunk_to_sipp(p);
+    trunk.register = true;
+    let (ep, _rx) = engine(p, 10, trunk).await;
+    // sipp answers 403 to bad credentials and fails on a missing refresh.
+    sipp.expect_success().await;
+    assert_eq!(ep.counters().register_failures, 0);
+}

@@ -20,6 +20,7 @@ use super::api::{CallRef, DialOutcome, DialRequest, EndReason, RejectReason, Sip
 use super::dialog::{Dialog, Phase, TIMEOUT_64T1};
 use super::limits::{Counter, LogLimiter, LogVerdict, SipCounters};
 use super::message::{self, Body};
+use super::registration::Registration;
 use super::wire::{self, Message, StartLine};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -66,6 +67,13 @@ pub struct CoreConfig {
     pub trunk: Option<TrunkTarget>,
 }
 
+/// Whose timer fired: one call, or the trunk registration.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) enum TimerOwner {
+    Registration,
+    Call(CallRef),
+}
+
 /// Glue commands, fed to [`SipCore::handle_command`].
 #[derive(Debug, Clone)]
 pub enum Command {
@@ -104,7 +112,8 @@ pub struct SipCore {
     pub(crate) by_call_id: HashMap<String, CallRef>,
     /// Our client transactions' branches (INVITE, CANCEL, BYE) → their call.
     pub(crate) client_tx: HashMap<String, CallRef>,
-    timers: BinaryHeap<Reverse<(Instant, CallRef)>>,
+    timers: BinaryHeap<Reverse<(Instant, TimerOwner)>>,
+    pub(crate) registration: Option<Registration>,
     out: VecDeque<Output>,
     next_ref: u64,
     pub(crate) active: usize,
@@ -120,6 +129,7 @@ impl SipCore {
             by_call_id: HashMap::new(),
             client_tx: HashMap::new(),
             timers: BinaryHeap::new(),
+            registration: None,
             out: VecDeque::new(),
             next_ref: 1,
             active: 0,
@@ -183,12 +193,15 @@ impl SipCore {
 
     /// Runs every timer due at `now`.
     pub fn handle_timeout(&mut self, now: Instant) {
-        while let Some(Reverse((t, call))) = self.timers.peek().copied() {
+        while let Some(Reverse((t, owner))) = self.timers.peek().copied() {
             if t > now {
                 break;
             }
             self.timers.pop();
-            self.on_call_timer(now, call);
+            match owner {
+                TimerOwner::Call(call) => self.on_call_timer(now, call),
+                TimerOwner::Registration => self.registration_timers(now),
+            }
         }
     }
 
@@ -207,9 +220,38 @@ impl SipCore {
 
     /// Registers the call's next deadline (stale heap entries are harmless).
     pub(crate) fn schedule(&mut self, call: CallRef) {
-        if let Some(t) = self.calls.get(&call).and_then(Dialog::next_deadline) {
-            self.timers.push(Reverse((t, call)));
+        self.schedule_owner(TimerOwner::Call(call));
+    }
+
+    pub(crate) fn schedule_owner(&mut self, owner: TimerOwner) {
+        let next = match owner {
+            TimerOwner::Call(call) => self.calls.get(&call).and_then(Dialog::next_deadline),
+            TimerOwner::Registration => self
+                .registration
+                .as_ref()
+                .and_then(Registration::next_deadline),
+        };
+        if let Some(t) = next {
+            self.timers.push(Reverse((t, owner)));
         }
+    }
+
+    /// Starts registering with the trunk (when configured to); refreshes follow by timer.
+    pub fn start_registration(&mut self, now: Instant) {
+        let Some(trunk) = &self.cfg.trunk else {
+            return;
+        };
+        if trunk.username.is_empty() {
+            warn!("SIP: trunk.register is set but trunk.username is empty; not registering");
+            return;
+        }
+        self.registration = Some(Registration::new(now));
+        self.registration_timers(now);
+    }
+
+    /// Until when the trunk holds our registration, if it does.
+    pub fn registered_until(&self) -> Option<Instant> {
+        self.registration.as_ref()?.registered_until
     }
 
     pub(crate) fn send(&mut self, to: Peer, bytes: Vec<u8>) {

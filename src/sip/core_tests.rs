@@ -258,6 +258,40 @@ fn unknown_number_gets_404() {
 }
 
 #[test]
+fn e164_request_uri_reaches_our_national_number() {
+    let mut h = harness(10);
+    h.feed(&invite("c5b").replace("INVITE sip:05031980214@", "INVITE sip:+815031980214@"));
+    let (sent, events, _) = h.drain();
+    assert_eq!(sent.iter().map(status).collect::<Vec<_>>(), vec![100, 180]);
+    assert!(
+        matches!(&events[..], [SipEvent::IncomingCall { callee, .. }] if callee == "05031980214")
+    );
+}
+
+#[test]
+fn bye_while_ringing_answers_the_invite_with_487() {
+    let mut h = harness(10);
+    let call = h.ring("c5d");
+    // Our To-tag, as the retransmitted 180 carries it.
+    h.feed(&invite("c5d"));
+    let tag = h.drain().0[0].tag("To").unwrap().to_string();
+    h.feed(&request("BYE", "c5d", 2, Some(&tag), "", ""));
+    let (sent, events, _) = h.drain();
+    let got: Vec<(u16, String)> = sent
+        .iter()
+        .map(|m| (status(m), m.cseq().unwrap().1.to_string()))
+        .collect();
+    assert_eq!(got, vec![(487, "INVITE".into()), (200, "BYE".into())]);
+    assert_eq!(
+        events,
+        vec![SipEvent::CallEnded {
+            call,
+            reason: EndReason::RemoteHangup
+        }]
+    );
+}
+
+#[test]
 fn past_max_calls_invite_gets_503_with_retry_after() {
     let mut h = harness(1);
     h.ring("c6");

@@ -92,7 +92,10 @@ impl SipEndpoint {
             ring_timeout: Duration::from_secs(sip.ring_timeout_secs),
             trunk: trunk_target,
         };
-        let core = SipCore::new(cfg, counters.clone());
+        let mut core = SipCore::new(cfg, counters.clone());
+        if trunk.register {
+            core.start_registration(Instant::now());
+        }
         let (input_tx, input_rx) = mpsc::channel(INPUT_QUEUE);
         // Events are bounded by calls (a handful per call), and calls by max_calls.
         let (event_tx, event_rx) = mpsc::channel(sip.max_calls.saturating_mul(4).max(64));
@@ -233,6 +236,8 @@ struct CoreTask {
 impl CoreTask {
     async fn run(mut self) {
         loop {
+            // Drained first, so what the core queued at start (REGISTER) goes out at once.
+            self.drain().await;
             let deadline = self.core.poll_timeout();
             let sleep = async {
                 match deadline {
@@ -247,7 +252,6 @@ impl CoreTask {
                 },
                 () = sleep => self.core.handle_timeout(Instant::now()),
             }
-            self.drain().await;
         }
     }
 

@@ -56,6 +56,8 @@ impl SipCore {
         let ended = d.phase == Phase::Ended;
         match method.as_str() {
             "BYE" => {
+                // A BYE in the early dialog: the pending INVITE still needs its answer.
+                self.fail_invite(now, call, 487);
                 let bytes = self.respond(from, &req, 200, None, &[], None);
                 self.cache_response(call, cseq, bytes);
                 self.end_call(now, call, EndReason::RemoteHangup);
@@ -112,10 +114,9 @@ impl SipCore {
             self.respond(from, &req, 500, None, &[("Retry-After", "1".into())], None);
             return;
         }
-        let Some(local_rtp) = d
-            .local_rtp
-            .or_else(|| d.media.as_ref().map(|m| m.remote_rtp))
-        else {
+        let Some(local_rtp) = d.local_rtp else {
+            // Not answered yet (UPDATE in the early dialog): we have no address to offer.
+            self.respond(from, &req, 500, None, &[("Retry-After", "1".into())], None);
             return;
         };
         let contact = [("Contact", d.contact.clone()), ("Allow", ALLOW.to_string())];

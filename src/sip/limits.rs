@@ -16,6 +16,7 @@ pub struct SipCounters {
     unknown_number: AtomicU64,
     events_dropped: AtomicU64,
     send_failures: AtomicU64,
+    register_failures: AtomicU64,
 }
 
 /// A point-in-time copy of [`SipCounters`].
@@ -37,6 +38,8 @@ pub struct SipCountersSnapshot {
     pub events_dropped: u64,
     /// Messages the transport failed to send.
     pub send_failures: u64,
+    /// REGISTERs to the trunk refused or unanswered.
+    pub register_failures: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -47,6 +50,7 @@ pub(crate) enum Counter {
     UnknownNumber,
     EventsDropped,
     SendFailures,
+    RegisterFailures,
 }
 
 impl SipCounters {
@@ -62,6 +66,7 @@ impl SipCounters {
             Counter::UnknownNumber => &self.unknown_number,
             Counter::EventsDropped => &self.events_dropped,
             Counter::SendFailures => &self.send_failures,
+            Counter::RegisterFailures => &self.register_failures,
         };
         cell.fetch_add(1, Ordering::Relaxed);
     }
@@ -86,6 +91,7 @@ impl SipCounters {
             unknown_number: g(&self.unknown_number),
             events_dropped: g(&self.events_dropped),
             send_failures: g(&self.send_failures),
+            register_failures: g(&self.register_failures),
         }
     }
 }

@@ -15,6 +15,7 @@ mod in_dialog;
 pub mod info;
 pub mod limits;
 mod message;
+mod registration;
 pub mod sdp;
 mod teardown;
 mod transport;

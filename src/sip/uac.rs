@@ -111,6 +111,11 @@ impl SipCore {
         let StartLine::Response { code, .. } = resp.start else {
             return;
         };
+        if let Some(reg) = &self.registration
+            && resp.branch().is_some_and(|b| reg.owns(b))
+        {
+            return self.on_register_response(now, &resp);
+        }
         let Some(call) = resp.branch().and_then(|b| self.client_tx.get(b)).copied() else {
             return; // not ours, or a stray retransmission after reaping
         };

@@ -140,3 +140,60 @@ fn silent_trunk_gets_invite_retransmissions_then_fails_at_timer_b() {
     }
     panic!("no outcome after 33 s");
 }
+
+fn register_reply(req: &Message, code: u16, extra: &str) -> String {
+    reply(req, code, "reg", extra, "")
+}
+
+#[test]
+fn registration_answers_challenge_and_refreshes_before_expiry() {
+    let mut h = harness(10);
+    h.core.start_registration(h.now);
+    let (sent, _, _) = h.drain();
+    let first = &sent[0];
+    assert_eq!(first.method(), Some("REGISTER"));
+    assert_eq!(first.header("Expires"), Some("3600"));
+    assert!(
+        first
+            .header("To")
+            .unwrap()
+            .contains("sip:kenko@127.0.0.1:5070")
+    );
+    let challenge = "WWW-Authenticate: Digest realm=\"trunk\", nonce=\"n1\", qop=\"auth\"\r\n";
+    h.feed(&register_reply(first, 401, challenge));
+    let (sent, _, _) = h.drain();
+    let authed = &sent[0];
+    assert_eq!(authed.cseq(), Some((2, "REGISTER")));
+    assert_eq!(authed.call_id(), first.call_id());
+    assert!(
+        authed
+            .header("Authorization")
+            .unwrap()
+            .contains("nonce=\"n1\"")
+    );
+    h.feed(&register_reply(authed, 200, "Expires: 100\r\n"));
+    assert!(h.core.registered_until().is_some());
+    h.advance(Duration::from_secs(79));
+    assert!(
+        h.drain().0.is_empty(),
+        "no refresh before 80 % of the expiry"
+    );
+    h.advance(Duration::from_secs(1));
+    let (sent, _, _) = h.drain();
+    assert_eq!(sent[0].method(), Some("REGISTER"));
+    assert_eq!(sent[0].cseq(), Some((3, "REGISTER")));
+    assert!(sent[0].header("Authorization").is_none());
+}
+
+#[test]
+fn refused_registration_is_retried_after_a_minute() {
+    let mut h = harness(10);
+    h.core.start_registration(h.now);
+    let first = h.drain().0.remove(0);
+    h.feed(&register_reply(&first, 403, ""));
+    assert_eq!(h.core.counters.snapshot().register_failures, 1);
+    h.advance(Duration::from_secs(59));
+    assert!(h.drain().0.is_empty());
+    h.advance(Duration::from_secs(1));
+    assert_eq!(h.drain().0[0].method(), Some("REGISTER"));
+}

@@ -10,7 +10,7 @@ use tracing::info;
 use super::api::{CallRef, EndReason, SipEvent};
 use super::core::{Peer, RETRY_AFTER_SECS, SipCore, TransportKind, next_hop, stateless_tag, token};
 use super::dialog::{Dialog, Phase, Retransmit, T2};
-use super::fields::{name_addr_uri, uri_scheme, uri_user};
+use super::fields::{name_addr_uri, national_number, uri_scheme, uri_user};
 use super::limits::Counter;
 use super::message::{ALLOW, Body};
 use super::sdp::{self, Direction, SdpOrigin};
@@ -103,13 +103,18 @@ impl SipCore {
             self.respond(from, &req, 503, Some(&reject_tag), &retry, None);
             return;
         }
-        let callee = req.request_user().unwrap_or_default();
-        if !self.cfg.inbound_numbers.contains(&callee) {
+        let dialled = national_number(&req.request_user().unwrap_or_default());
+        let served = self
+            .cfg
+            .inbound_numbers
+            .iter()
+            .find(|n| national_number(n) == dialled);
+        let Some(callee) = served.cloned() else {
             self.counters.bump(Counter::UnknownNumber);
-            info!(callee = %mask_phone(&callee), "SIP: INVITE for a number we do not serve: 404");
+            info!(callee = %mask_phone(&dialled), "SIP: INVITE for a number we do not serve: 404");
             self.respond(from, &req, 404, Some(&reject_tag), &[], None);
             return;
-        }
+        };
         let media = match self.offer_in(&req) {
             Ok(d) => d,
             Err(code) => {
@@ -131,6 +136,7 @@ impl SipCore {
             .header("From")
             .and_then(name_addr_uri)
             .and_then(uri_user)
+            .map(|u| national_number(&u))
             .unwrap_or_default();
         let remote_target = req
             .header("Contact")
@@ -262,19 +268,24 @@ impl SipCore {
 
     /// Refuses a ringing inbound call with a final error status.
     pub(crate) fn reject(&mut self, now: Instant, call: CallRef, code: u16) {
-        let Some(d) = self.calls.get(&call) else {
-            return;
-        };
-        if d.phase != Phase::Ringing {
-            return;
+        if self.fail_invite(now, call, code) {
+            self.end_call(now, call, EndReason::LocalHangup);
         }
-        let Some(req) = d.invite.clone() else {
-            return;
+    }
+
+    /// Sends a final error for a still-ringing INVITE (resent until ACKed); false when
+    /// the call is not ringing.
+    pub(super) fn fail_invite(&mut self, now: Instant, call: CallRef, code: u16) -> bool {
+        let Some(d) = self.calls.get(&call) else {
+            return false;
+        };
+        let (Phase::Ringing, Some(req)) = (d.phase, d.invite.clone()) else {
+            return false;
         };
         let (peer, tag) = (d.peer, d.local_tag.clone());
         let bytes = self.respond(peer, &req, code, Some(&tag), &[], None);
         self.arm_final(now, call, bytes);
-        self.end_call(now, call, EndReason::LocalHangup);
+        true
     }
 
     fn on_ack(&mut self, req: &Message) {
@@ -284,9 +295,6 @@ impl SipCore {
         let Some(d) = self.calls.get_mut(&call) else {
             return;
         };
-        if d.role != super::dialog::Role::Inbound && d.final_response.is_none() {
-            return;
-        }
         d.final_response = None;
         if d.phase == Phase::Answered {
             d.phase = Phase::Confirmed;
@@ -306,20 +314,8 @@ impl SipCore {
         };
         let tag = self.calls.get(&call).map(|d| d.local_tag.clone());
         self.respond(from, req, 200, tag.as_deref(), &[], None);
-        let ringing = self
-            .calls
-            .get(&call)
-            .is_some_and(|d| d.phase == Phase::Ringing);
-        if ringing {
-            // The INVITE gets 487; the call is over for the glue.
-            let (peer, invite) = match self.calls.get(&call) {
-                Some(d) => (d.peer, d.invite.clone()),
-                None => return,
-            };
-            if let (Some(invite), Some(tag)) = (invite, tag) {
-                let bytes = self.respond(peer, &invite, 487, Some(&tag), &[], None);
-                self.arm_final(now, call, bytes);
-            }
+        // The INVITE gets 487; the call is over for the glue.
+        if self.fail_invite(now, call, 487) {
             self.end_call(now, call, EndReason::CallerCancelled);
         }
     }
