@@ -379,6 +379,9 @@ listen = "127.0.0.1:9090"
         cfg.trunk.password = "s3cret".into();
         cfg.database.url = "postgres://k:pw@h/db".into();
         let shown = cfg.to_display_toml();
-        assert!(!shown.contains("s3cret") && !shown.contains(":pw@"), "{shown}");
+        assert!(
+            !shown.contains("s3cret") && !shown.contains(":pw@"),
+            "{shown}"
+        );
     }
 }
