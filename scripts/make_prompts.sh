@@ -1,7 +1,8 @@
 #!/bin/bash
 # Synthesises every prompt of prompts/<lang>/prompts.toml into prompts/<lang>/<id>.wav:
 # espeak-ng, then sox to 8 kHz / 16-bit / mono PCM (what the media side plays as G.711),
-# normalised and with leading/trailing silence trimmed to keep calls and files short.
+# normalised and with leading/trailing silence trimmed to keep calls and files short;
+# no dither (-D), so running it again gives the same bytes and no spurious diffs.
 # Real deployments replace these with studio recordings of the same texts.
 #
 # Needs: espeak-ng, sox (Debian: apt-get install -y espeak-ng sox libsox-fmt-all), python3 >= 3.11.
@@ -41,10 +42,10 @@ PY
     out="$dir/$id.wav"
     # A prompt that is only punctuation is a short pause (e.g. zh unit after 百分之...).
     if [ -z "$(printf '%s' "$text" | tr -d '[:punct:][:space:]。、，？！')" ]; then
-      sox -n -r 8000 -b 16 -c 1 -e signed-integer "$out" trim 0 0.2
+      sox -D -n -r 8000 -b 16 -c 1 -e signed-integer "$out" trim 0 0.2
     else
       espeak-ng -v "$voice" -s 150 -w "$tmp/raw.wav" "$text"
-      sox "$tmp/raw.wav" -r 8000 -b 16 -c 1 -e signed-integer "$out" \
+      sox -D "$tmp/raw.wav" -r 8000 -b 16 -c 1 -e signed-integer "$out" \
         silence 1 0.02 0.5% reverse silence 1 0.02 0.5% reverse pad 0.05 0.1 norm -3
     fi
     n=$((n + 1))

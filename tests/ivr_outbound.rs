@@ -131,3 +131,33 @@ fn wrong_key_at_the_start_is_explained_and_asked_again() {
     p.listen_then("1");
     assert_eq!(p.now_playing(), vec!["ask_temperature"]);
 }
+
+#[test]
+fn silence_at_a_question_and_at_a_read_back_is_explained_and_repeated() {
+    let mut p = Phone::outbound(Language::Ko);
+    p.listen_then("1");
+    p.prompt_ends();
+    p.timer_fires();
+    assert_eq!(p.now_playing(), vec!["no_input", "ask_temperature"]);
+    p.listen_then("368");
+    p.prompt_ends();
+    p.timer_fires();
+    assert_eq!(
+        p.now_playing(),
+        vec![
+            "no_input",
+            "readback_temperature",
+            "digit_3",
+            "digit_6",
+            "point",
+            "digit_8",
+            "unit_celsius",
+            "confirm_entry"
+        ]
+    );
+    p.listen_then("3");
+    assert_eq!(p.now_playing()[0], "invalid_entry");
+    p.listen_then("1");
+    assert_eq!(p.saves(), vec![(0, "temperature".into(), temp(368))]);
+    assert_eq!(p.now_playing(), vec!["ask_spo2"]);
+}

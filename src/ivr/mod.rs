@@ -1,5 +1,23 @@
 //! The IVR: dialplans and the question set as data, prompts in eight languages, and a
 //! sans-IO interpreter per call (events in, actions out; the async shell stays thin).
+//!
+//! How a shell drives one call:
+//! ```text
+//! let plans = ivr::load(&cfg.ivr.dialplans_dir, &cfg.ivr.prompts_dir, &Language::ALL)?; // once
+//! let mut call = Interpreter::inbound(plans.clone(), Thresholds::default());
+//! //          or Interpreter::outbound(plans.clone(), patient_language, centre_thresholds);
+//! loop {
+//!     while let Some(action) = call.poll_action() { carry it out }   // Finished(_) is last
+//!     if call.is_finished() { break }
+//!     call.handle_event(next event);  // Digit, PromptFinished(id), TimerFired(id),
+//! }                                   // IdentityChecked(result), HangUp
+//! ```
+//! `Play { id, .. }` is answered by `PromptFinished(id)` once every prompt has played,
+//! unless `StopPlayback(id)` came first. `StartTimer { id, after }` is answered by
+//! `TimerFired(id)` unless `CancelTimer(id)` came first (stale ids are ignored anyway).
+//! `VerifyIdentity` is answered by `IdentityChecked` (the shell applies lockout rules and
+//! should answer `Unavailable` if the store does not reply in time). The first
+//! `SaveAnswer` for a person creates their report (partial); `CompleteReport` completes it.
 
 mod alerts;
 mod collector;
