@@ -22,6 +22,7 @@ pub mod plan;
 pub mod queue;
 pub mod retry;
 pub mod sim;
+mod sim_phones;
 pub mod slots;
 pub mod stop;
 
