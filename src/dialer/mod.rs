@@ -21,6 +21,7 @@ pub mod pacing;
 pub mod plan;
 pub mod queue;
 pub mod retry;
+pub mod settings;
 pub mod sim;
 mod sim_phones;
 pub mod slots;
@@ -38,6 +39,7 @@ pub use queue::{
     WorkerId,
 };
 pub use retry::{AttemptOutcome, GiveUpReason, RetryDecision, RetryPolicy};
+pub use settings::DialerSettings;
 pub use slots::{AllowedHours, CallSlot, SlotHours, SlotInstant, SlotSchedule};
 pub use stop::{ClaimDecision, ReportCutoff, StopConfig, StopReason, claim_decision, stop_reason};
 
