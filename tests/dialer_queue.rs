@@ -200,21 +200,21 @@ async fn finished_attempt_schedules_the_retry_and_records_the_outcome() {
     q.begin_attempt(&j, LINE, t0).await.unwrap();
     let ended = t0 + TimeDelta::seconds(40);
     let retry_at = ended + TimeDelta::minutes(5);
-    q.finish_attempt(
+    let result = AttemptResult::decide(
         &j,
-        AttemptResult {
-            attempt: 1,
-            outcome: AttemptOutcome::Busy,
-            ended_at: ended,
-            sip_call_id: Some("abc@127.0.0.1".into()),
-            next: RetryDecision::RetryAt {
-                at: retry_at,
-                attempt: 2,
-            },
-        },
-    )
-    .await
-    .unwrap();
+        AttemptOutcome::Busy,
+        ended,
+        Some("abc@127.0.0.1".into()),
+        &PlanConfig::default(),
+    );
+    assert_eq!(
+        result.next,
+        RetryDecision::RetryAt {
+            at: retry_at,
+            attempt: 2
+        }
+    );
+    q.finish_attempt(&j, result).await.unwrap();
     assert_eq!(
         q.state(&key(1)),
         Some(JobState::Pending { next_at: retry_at })

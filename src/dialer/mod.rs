@@ -5,7 +5,15 @@
 //! Nothing here reads a clock, sleeps or touches the network or a database: time is a
 //! parameter (`DateTime<Utc>`), randomness is an injected `Rng`, and storage is the
 //! [`queue::JobQueue`] trait. The async shell (SIP dialling, the worker loop) calls these
-//! functions and carries out what they decide.
+//! functions and carries out what they decide:
+//!
+//! 1. At each [`SlotSchedule::next_slots`] firing: [`plan_slot`] over the centre's
+//!    patients, then [`JobQueue::enqueue`] (idempotent); log and show the plan warnings.
+//! 2. Worker loop: [`JobQueue::claim`] → re-read the patient → [`claim_decision`]:
+//!    `Stop`/`GiveUp` → [`JobQueue::end`]; `Wait` → [`JobQueue::release`]; `Dial` →
+//!    [`Pacer::try_start`] and [`CallerLinePool::acquire`] (else release and try later) →
+//!    [`JobQueue::begin_attempt`] (on error do not dial) → INVITE, renewing the lease
+//!    while the call is up → [`AttemptResult::decide`] → [`JobQueue::finish_attempt`].
 
 pub mod lines;
 pub mod memory_queue;
@@ -13,7 +21,9 @@ pub mod pacing;
 pub mod plan;
 pub mod queue;
 pub mod retry;
+pub mod settings;
 pub mod sim;
+mod sim_phones;
 pub mod slots;
 pub mod stop;
 
@@ -29,6 +39,7 @@ pub use queue::{
     WorkerId,
 };
 pub use retry::{AttemptOutcome, GiveUpReason, RetryDecision, RetryPolicy};
+pub use settings::DialerSettings;
 pub use slots::{AllowedHours, CallSlot, SlotHours, SlotInstant, SlotSchedule};
 pub use stop::{ClaimDecision, ReportCutoff, StopConfig, StopReason, claim_decision, stop_reason};
 

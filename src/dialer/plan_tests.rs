@@ -114,3 +114,36 @@ fn slot_outside_allowed_hours_plans_nobody() {
         vec![PlanWarning::SlotOutsideAllowedHours(seven)]
     );
 }
+
+#[tokio::test]
+async fn patient_slot_change_mid_day_applies_from_the_next_slot() {
+    let q = InMemoryJobQueue::new();
+    let schedule = SlotSchedule::tokyo_default();
+    let day = "2026-11-22".parse().unwrap();
+    let mut p = patient(1, "9,11");
+    let nine = schedule.instant(day, CallSlot::new(9).unwrap());
+    q.enqueue(&plan_slot(&nine, [&p], &PlanConfig::default()).jobs)
+        .await
+        .unwrap();
+    // 10:30 JST: staff move the patient to 14 only; the 9 o'clock job stays as planned.
+    p.slots = "14".parse().unwrap();
+    for hour in [11, 14, 16] {
+        let s = schedule.instant(day, CallSlot::new(hour).unwrap());
+        q.enqueue(&plan_slot(&s, [&p], &PlanConfig::default()).jobs)
+            .await
+            .unwrap();
+    }
+    let mut hours: Vec<u32> = [9, 11, 14, 16]
+        .into_iter()
+        .filter(|h| {
+            let key = JobKey {
+                patient: PatientId(1),
+                date: day,
+                slot: CallSlot::new(*h).unwrap(),
+            };
+            q.state(&key).is_some()
+        })
+        .collect();
+    hours.sort();
+    assert_eq!(hours, [9, 14]);
+}

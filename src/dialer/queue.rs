@@ -46,7 +46,7 @@ use std::future::Future;
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use super::plan::{JobKey, PlannedJob};
+use super::plan::{JobKey, PlanConfig, PlannedJob};
 use super::retry::{AttemptOutcome, GiveUpReason, RetryDecision};
 use super::stop::StopReason;
 
@@ -88,6 +88,18 @@ pub enum JobEnd {
 }
 
 impl JobEnd {
+    /// A stable name for the store's `state` column.
+    pub fn as_str(&self) -> &'static str {
+        match self {
+            JobEnd::Reached => "reached",
+            JobEnd::WrongNumber => "wrong_number",
+            JobEnd::Stopped(r) => r.as_str(),
+            JobEnd::GaveUp(GiveUpReason::AttemptsExhausted) => "attempts_exhausted",
+            JobEnd::GaveUp(GiveUpReason::PastWindow) => "past_window",
+            JobEnd::GaveUp(GiveUpReason::OutsideAllowedHours) => "outside_allowed_hours",
+        }
+    }
+
     /// The job's end after an attempt decision, or `None` for a retry.
     pub fn from_decision(d: RetryDecision) -> Option<JobEnd> {
         match d {
@@ -135,6 +147,27 @@ pub struct AttemptResult {
     pub sip_call_id: Option<String>,
     /// What the retry rules decided; the job becomes pending again or ends.
     pub next: RetryDecision,
+}
+
+impl AttemptResult {
+    /// The result of `job`'s current attempt with the centre's retry rules applied.
+    pub fn decide(
+        job: &ClaimedJob,
+        outcome: AttemptOutcome,
+        ended_at: DateTime<Utc>,
+        sip_call_id: Option<String>,
+        cfg: &PlanConfig,
+    ) -> Self {
+        AttemptResult {
+            attempt: job.attempt,
+            outcome,
+            ended_at,
+            sip_call_id,
+            next: cfg
+                .retry
+                .after_attempt(cfg.tz, job.slot_at, job.attempt, outcome, ended_at),
+        }
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
