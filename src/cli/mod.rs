@@ -47,6 +47,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
+    /// Run the engine: SIP, media, IVR and the case store (the health-call line answers).
+    Serve,
     /// Apply the case-store migrations (also done at every start).
     Migrate,
     /// Enrol and list patients.
@@ -76,6 +78,7 @@ pub fn init_tracing(verbose: u8) {
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .init();
 }
 
@@ -104,6 +107,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let cfg = load_config(&cli)?;
     let mut out = std::io::stdout();
     match &cli.command {
+        Command::Serve => serve(&cfg).await,
         Command::Migrate => {
             open_store(&cfg).await?;
             writeln!(out, "case store is up to date")?;
@@ -116,4 +120,21 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
+}
+
+async fn serve(cfg: &Config) -> anyhow::Result<ExitCode> {
+    let store = open_store(cfg).await?;
+    let engine = kenkocall::engine::Engine::start(cfg, store)
+        .await
+        .context("cannot start the engine")?;
+    tracing::info!(sip = %engine.sip_addr(), "kenkocall serving; Ctrl-C stops");
+    eprintln!(
+        "kenkocall: SIP on {} (UDP and TCP); Ctrl-C stops",
+        engine.sip_addr()
+    );
+    tokio::signal::ctrl_c()
+        .await
+        .context("cannot wait for Ctrl-C")?;
+    engine.shutdown();
+    Ok(ExitCode::SUCCESS)
 }
