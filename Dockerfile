@@ -5,7 +5,6 @@ WORKDIR /src
 COPY Cargo.toml Cargo.lock ./
 COPY src ./src
 COPY migrations ./migrations
-COPY benches ./benches
 RUN cargo build --release --locked --bin kenkocall
 
 FROM debian:bookworm-slim
@@ -17,11 +16,14 @@ COPY --from=build /src/target/release/kenkocall /usr/local/bin/kenkocall
 COPY prompts /opt/kenkocall/prompts
 COPY dialplans /opt/kenkocall/dialplans
 COPY kenkocall.example.toml /opt/kenkocall/kenkocall.example.toml
+# Absolute asset paths; the case store (SQLite by default) lives in the working directory,
+# or set KENKOCALL_DATABASE_URL=postgres://... for a shared store.
+RUN printf '[ivr]\nprompts_dir = "/opt/kenkocall/prompts"\ndialplans_dir = "/opt/kenkocall/dialplans"\n[http]\nlisten = "0.0.0.0:8080"\n' \
+      > /etc/kenkocall.toml
 USER kenkocall
 WORKDIR /var/lib/kenkocall
-ENV KENKOCALL_PROMPTS_DIR=/opt/kenkocall/prompts \
-    KENKOCALL_DIALPLANS_DIR=/opt/kenkocall/dialplans
 # SIP (UDP and TCP), staff pages, RTP range.
 EXPOSE 5060/udp 5060/tcp 8080/tcp 20000-29999/udp
-ENTRYPOINT ["kenkocall"]
+# SIP and RTP bind the container's own address, which is also what SDP advertises.
+ENTRYPOINT ["/bin/sh", "-c", "exec kenkocall --config /etc/kenkocall.toml --sip-listen \"$(hostname -i | cut -d' ' -f1):5060\" \"$@\"", "kenkocall"]
 CMD ["serve"]
