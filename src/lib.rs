@@ -4,6 +4,9 @@
 //! DTMF), `ivr` (dialplans and the questionnaire), `store` (the case store), `dialer`
 //! (auto-call slots and retries), `admin` (staff pages). `config` is the one TOML file.
 
+// Input from the network, files and users must never panic the engine.
+#![cfg_attr(not(test), deny(clippy::unwrap_used, clippy::expect_used))]
+
 pub mod admin;
 pub mod call;
 pub mod config;
