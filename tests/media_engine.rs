@@ -191,3 +191,14 @@ async fn silent_peer_gives_media_timeout() {
         .unwrap();
     assert_eq!(ev, Some(MediaEvent::MediaTimeout));
 }
+
+#[test]
+fn engine_config_follows_the_config_file() {
+    let mut config = kenkocall::config::Config::default();
+    config.sip.rtp_ports = "40000-40999".into();
+    config.media.timeout_secs = 12;
+    let engine = EngineConfig::from_config(&config);
+    assert_eq!(engine.port_range, "40000-40999");
+    assert_eq!(engine.local_ip, config.sip.listen.ip());
+    assert_eq!(engine.session.media_timeout, Duration::from_secs(12));
+}

@@ -2,7 +2,6 @@
 //! against a monotonic origin (tick k is due at origin + k × 5 ms, so there is no drift); each
 //! call belongs to one of four sub-ticks and is served once per 20 ms frame.
 
-use std::io::ErrorKind;
 use std::net::UdpSocket;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -17,17 +16,16 @@ use crate::media::ports::PortLease;
 use crate::media::prompt::Prompt;
 use crate::media::rtp::MAX_PACKET;
 use crate::media::session::{FRAME, MediaEvent, MediaSession, SessionConfig};
+use crate::media::udp::{RX_BATCH, RxBatch};
 
 const SUBTICKS: u32 = 4;
 const SUBTICK: Duration = Duration::from_millis(5);
-/// Datagrams read per call per frame at most (a peer flooding us cannot starve the others).
-const MAX_RX_PER_FRAME: usize = 16;
+/// Reads per call per frame at most (a peer flooding us cannot starve the others).
+const MAX_RX_BATCHES_PER_FRAME: usize = 4;
 /// A sub-tick this late counts as late in the stats.
 const LATE: Duration = Duration::from_millis(2);
 /// Further behind than this the shard jumps ahead instead of running every missed sub-tick.
 const MAX_BACKLOG: Duration = Duration::from_millis(200);
-/// Largest datagram we read; anything longer is truncated and then fails validation.
-const RX_BUF: usize = 2048;
 
 pub(crate) struct NewCall {
     pub id: u64,
@@ -65,7 +63,7 @@ struct Shard {
     next_slot: usize,
     stats: Arc<EngineStats>,
     tx_buf: [u8; MAX_PACKET],
-    rx_buf: Box<[u8; RX_BUF]>,
+    rx: RxBatch,
 }
 
 /// Asks for SCHED_FIFO on the calling thread; without the privilege the thread stays normal.
@@ -89,7 +87,7 @@ pub(crate) fn run_shard(commands: Receiver<Command>, stats: Arc<EngineStats>) {
         next_slot: 0,
         stats,
         tx_buf: [0; MAX_PACKET],
-        rx_buf: Box::new([0; RX_BUF]),
+        rx: RxBatch::default(),
     };
     loop {
         let due = shard.origin + SUBTICK * shard.tick as u32;
@@ -198,15 +196,17 @@ impl Shard {
         let now = Instant::now();
         let mut received = 0u64;
         for call in &mut self.slots[slot] {
-            for _ in 0..MAX_RX_PER_FRAME {
-                match call.socket.recv_from(&mut self.rx_buf[..]) {
-                    Ok((len, from)) => {
-                        received += 1;
-                        call.session.handle_input(now, from, &self.rx_buf[..len]);
+            for _ in 0..MAX_RX_BATCHES_PER_FRAME {
+                // Errors (would block, ICMP port unreachable from an earlier send) read as 0.
+                let count = self.rx.recv(&call.socket);
+                for i in 0..count {
+                    if let Some((from, datagram)) = self.rx.get(i) {
+                        call.session.handle_input(now, from, datagram);
                     }
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                    // ICMP port unreachable from an earlier send and the like: try next frame.
-                    Err(_) => break,
+                }
+                received += count as u64;
+                if count < RX_BATCH {
+                    break;
                 }
             }
             call.session.handle_timeout(now);

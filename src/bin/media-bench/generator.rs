@@ -92,7 +92,7 @@ pub fn run(calls: usize, secs: u64) -> std::io::Result<()> {
     let mut sent = 0u64;
     let mut digits_sent = 0u64;
     let mut rx = net::Receiver::new();
-    let mut batch: Vec<(Vec<u8>, SocketAddrV4)> = Vec::with_capacity(calls / 4 + 1);
+    let mut arena: Vec<([u8; 172], usize, SocketAddrV4)> = Vec::with_capacity(calls / 4 + 1);
     // Four sub-ticks per frame: each phone sends on its own quarter.
     let ticks = total_frames * 4;
     for tick in 0..ticks {
@@ -103,36 +103,31 @@ pub fn run(calls: usize, secs: u64) -> std::io::Result<()> {
         }
         let frame = tick / 4;
         let quarter = (tick % 4) as usize;
-        batch.clear();
+        arena.clear();
         for (i, phone) in phones.iter_mut().enumerate().skip(quarter).step_by(4) {
-            let (payload, marker, ts) = match schedule::event_at(i, frame, total_frames) {
+            let mut pkt = [0xFFu8; 172];
+            let (pt, marker, ts, len) = match schedule::event_at(i, frame, total_frames) {
                 Some(ev) => {
                     if ev.first_end_packet {
                         digits_sent += 1;
                     }
-                    (
-                        ev.payload.to_vec(),
-                        ev.marker,
-                        phone.ts.wrapping_sub(ev.frames_into_event * 160),
-                    )
+                    pkt[12..16].copy_from_slice(&ev.payload);
+                    let ts = phone.ts.wrapping_sub(ev.frames_into_event * 160);
+                    (schedule::TE_PT, ev.marker, ts, 16)
                 }
-                None => (vec![0xFF; 160], false, phone.ts),
+                None => (0, false, phone.ts, 172),
             };
-            let pt = if payload.len() == 4 {
-                schedule::TE_PT
-            } else {
-                0
-            };
-            let mut pkt = Vec::with_capacity(12 + payload.len());
-            pkt.extend_from_slice(&[0x80, pt | if marker { 0x80 } else { 0 }]);
-            pkt.extend_from_slice(&phone.seq.to_be_bytes());
-            pkt.extend_from_slice(&ts.to_be_bytes());
-            pkt.extend_from_slice(&(i as u32 + 1).to_be_bytes());
-            pkt.extend_from_slice(&payload);
+            pkt[0] = 0x80;
+            pkt[1] = pt | if marker { 0x80 } else { 0 };
+            pkt[2..4].copy_from_slice(&phone.seq.to_be_bytes());
+            pkt[4..8].copy_from_slice(&ts.to_be_bytes());
+            pkt[8..12].copy_from_slice(&(i as u32 + 1).to_be_bytes());
             phone.seq = phone.seq.wrapping_add(1);
             phone.ts = phone.ts.wrapping_add(160);
-            batch.push((pkt, phone.engine));
+            arena.push((pkt, len, phone.engine));
         }
+        let batch: Vec<(&[u8], SocketAddrV4)> =
+            arena.iter().map(|(p, len, to)| (&p[..*len], *to)).collect();
         sent += net::send_batch(&socket, &batch) as u64;
         while rx.recv_batch(&socket, |r| {
             let idx = by_port[usize::from(r.from_port)];

@@ -243,13 +243,14 @@ fn run_engine(args: &Args) -> std::io::Result<()> {
         100.0 * gen_cpu / gen_wall
     );
     println!(
-        "| {} | {:.1}% | {:.2} | {} | {} | {} | {:.1} | {} | {:.1}% |",
+        "| {} | {:.1}% | {:.2} | {} | {} | {} | {} | {:.1} | {} | {:.1}% |",
         args.calls,
         100.0 * cpu / wall,
         cpu / wall * 1e6 / n / 50.0,
         field(&result, "p50_us"),
         field(&result, "p99_us"),
         field(&result, "max_us"),
+        stats.late_ticks.load(Ordering::Relaxed),
         rss_per_call,
         lost,
         100.0 * gen_cpu / gen_wall,
