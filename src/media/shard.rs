@@ -2,6 +2,7 @@
 //! against a monotonic origin (tick k is due at origin + k × 5 ms, so there is no drift); each
 //! call belongs to one of four sub-ticks and is served once per 20 ms frame.
 
+use std::collections::HashMap;
 use std::net::UdpSocket;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -60,6 +61,8 @@ struct Shard {
     tick: u64,
     /// Calls by sub-tick.
     slots: Vec<Vec<Call>>,
+    /// Which sub-tick each call is on, so commands need not search every call.
+    slot_of: HashMap<u64, usize>,
     next_slot: usize,
     stats: Arc<EngineStats>,
     tx_buf: [u8; MAX_PACKET],
@@ -84,6 +87,7 @@ pub(crate) fn run_shard(commands: Receiver<Command>, stats: Arc<EngineStats>) {
         origin: Instant::now(),
         tick: 0,
         slots: (0..SUBTICKS).map(|_| Vec::new()).collect(),
+        slot_of: HashMap::new(),
         next_slot: 0,
         stats,
         tx_buf: [0; MAX_PACKET],
@@ -132,6 +136,7 @@ impl Shard {
                     config,
                     events,
                 } = *new;
+                self.slot_of.insert(id, slot);
                 self.slots[slot].push(Call {
                     id,
                     session: MediaSession::new(&media, config, start),
@@ -165,12 +170,13 @@ impl Shard {
                 }
             }
             Command::Close(id) => {
-                for slot in &mut self.slots {
-                    if let Some(i) = slot.iter().position(|c| c.id == id) {
-                        slot.swap_remove(i);
-                        self.stats.active_calls.fetch_sub(1, Ordering::Relaxed);
-                        return;
-                    }
+                let Some(slot) = self.slot_of.remove(&id) else {
+                    return;
+                };
+                let calls = &mut self.slots[slot];
+                if let Some(i) = calls.iter().position(|c| c.id == id) {
+                    calls.swap_remove(i);
+                    self.stats.active_calls.fetch_sub(1, Ordering::Relaxed);
                 }
             }
             Command::Shutdown => {}
@@ -178,7 +184,8 @@ impl Shard {
     }
 
     fn find(&mut self, id: u64) -> Option<&mut Call> {
-        self.slots.iter_mut().flatten().find(|c| c.id == id)
+        let slot = *self.slot_of.get(&id)?;
+        self.slots[slot].iter_mut().find(|c| c.id == id)
     }
 
     /// Sends each call's due frame first (pacing matters most), then reads what arrived.
