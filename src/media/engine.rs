@@ -75,6 +75,7 @@ pub struct EngineStats {
     pub packets_sent: AtomicU64,
     pub send_errors: AtomicU64,
     pub packets_received: AtomicU64,
+    /// Invalid datagrams of closed sessions (added when a session closes).
     pub rx_dropped: AtomicU64,
     /// Sub-ticks started more than 2 ms after their due time.
     pub late_ticks: AtomicU64,

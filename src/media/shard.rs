@@ -21,6 +21,7 @@ use crate::media::udp::{RX_BATCH, RxBatch};
 
 const SUBTICKS: u32 = 4;
 const SUBTICK: Duration = Duration::from_millis(5);
+const SUBTICK_US: u64 = 5_000;
 /// Reads per call per frame at most (a peer flooding us cannot starve the others).
 const MAX_RX_BATCHES_PER_FRAME: usize = 4;
 /// A sub-tick this late counts as late in the stats.
@@ -94,13 +95,19 @@ pub(crate) fn run_shard(commands: Receiver<Command>, stats: Arc<EngineStats>) {
         rx: RxBatch::default(),
     };
     loop {
-        let due = shard.origin + SUBTICK * shard.tick as u32;
+        // u64 microseconds: no overflow however long the engine runs.
+        let due = shard.origin + Duration::from_micros(shard.tick * SUBTICK_US);
         let now = Instant::now();
         if due > now {
             std::thread::sleep(due - now);
         } else if now - due > MAX_BACKLOG {
             // Stalled (suspended machine, overload): resume at the present sub-tick.
-            shard.tick = ((now - shard.origin).as_micros() / SUBTICK.as_micros()) as u64;
+            let behind = (now - due).as_micros() as u64 / SUBTICK_US;
+            tracing::warn!(
+                behind_ms = behind * 5,
+                "media pacing thread stalled; skipping ahead"
+            );
+            shard.tick += behind;
             continue;
         } else if now - due > LATE {
             shard.stats.late_ticks.fetch_add(1, Ordering::Relaxed);
@@ -145,6 +152,7 @@ impl Shard {
                     _lease: lease,
                 });
                 self.stats.active_calls.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(call = id, slot, "media session started");
             }
             Command::Play(id, prompts) => {
                 if let Some(call) = self.find(id) {
@@ -175,8 +183,19 @@ impl Shard {
                 };
                 let calls = &mut self.slots[slot];
                 if let Some(i) = calls.iter().position(|c| c.id == id) {
-                    calls.swap_remove(i);
+                    let call = calls.swap_remove(i);
                     self.stats.active_calls.fetch_sub(1, Ordering::Relaxed);
+                    let c = call.session.counters();
+                    tracing::debug!(
+                        call = id,
+                        received = c.accepted,
+                        dropped = c.dropped(),
+                        rtcp = c.rtcp,
+                        "media session closed"
+                    );
+                    self.stats
+                        .rx_dropped
+                        .fetch_add(c.dropped(), Ordering::Relaxed);
                 }
             }
             Command::Shutdown => {}
@@ -237,3 +256,4 @@ impl Call {
 
 // FRAME is the sub-tick period times the number of sub-ticks.
 const _: () = assert!(FRAME.as_millis() == SUBTICK.as_millis() * SUBTICKS as u128);
+const _: () = assert!(SUBTICK.as_micros() == SUBTICK_US as u128);
