@@ -2,7 +2,7 @@
 //! on Hann-windowed 20 ms blocks. A digit needs both tones strong enough, within twist limits,
 //! each tone nearer its nominal frequency than ±5 % probes (accepts ±1.5 %, rejects ±3.5 %),
 //! the pair carrying most of the block's power (talk-off), for two blocks in a row (≥ ~40 ms),
-//! and a pause block before the next digit.
+//! and a pause before the next digit (a quiet block; a 10 ms dropout does not split a press).
 
 use std::sync::LazyLock;
 
@@ -35,6 +35,8 @@ const MAX_REVERSE_TWIST: f32 = 2.51;
 /// covered block (its spectrum is wider), 6 dB in a strong one.
 const MIN_GROUP_MARGIN: f32 = 2.0;
 const STRONG_GROUP_MARGIN: f32 = 4.0;
+/// A block below 1/4 of the tone's power (-6 dB) during a press is a pause, not a dropout.
+const PAUSE_POWER_RATIO: f32 = 4.0;
 /// Blocks in a row a tone pair must be present.
 const MIN_TONE_BLOCKS: u8 = 2;
 
@@ -73,19 +75,24 @@ pub struct BlockTone {
     pub strong: bool,
 }
 
-/// The tone pair one block holds, if any.
-pub fn analyse_block(samples: &[i16; BLOCK]) -> Option<BlockTone> {
-    let t = &*TABLES;
+/// The block's mean power and the tone pair it holds, if any.
+pub fn analyse_block(samples: &[i16; BLOCK]) -> (f32, Option<BlockTone>) {
     let mut energy = 0f32;
-    let mut windowed = [0f32; BLOCK];
-    for ((w, &s), &win) in windowed.iter_mut().zip(samples).zip(&t.window) {
-        let x = f32::from(s);
-        energy += x * x;
-        *w = x * win;
+    for &s in samples {
+        energy += f32::from(s) * f32::from(s);
     }
     let power = energy / BLOCK as f32;
+    (power, find_tone(samples, power))
+}
+
+fn find_tone(samples: &[i16; BLOCK], power: f32) -> Option<BlockTone> {
     if power < MIN_POWER {
         return None;
+    }
+    let t = &*TABLES;
+    let mut windowed = [0f32; BLOCK];
+    for ((w, &s), &win) in windowed.iter_mut().zip(samples).zip(&t.window) {
+        *w = f32::from(s) * win;
     }
     let group = |freqs: &[f32; 4]| -> Option<(usize, f32, bool)> {
         let p: [f32; 4] = freqs.map(|f| goertzel(&windowed, f, t.window_sum));
@@ -122,8 +129,10 @@ pub struct InbandDetector {
     fill: usize,
     /// Candidate key, how many blocks in a row it has been seen, and whether one was strong.
     candidate: Option<(char, u8, bool)>,
-    /// Key already reported and still sounding; cleared by a block without it.
-    active: Option<char>,
+    /// Key already reported and still sounding, with the power of its last tone block.
+    active: Option<(char, f32)>,
+    /// Blocks in a row without the active key that kept most of its power (a dropout).
+    dropouts: u8,
 }
 
 impl Default for InbandDetector {
@@ -133,6 +142,7 @@ impl Default for InbandDetector {
             fill: 0,
             candidate: None,
             active: None,
+            dropouts: 0,
         }
     }
 }
@@ -153,12 +163,25 @@ impl InbandDetector {
     }
 
     fn on_block(&mut self) -> Option<char> {
-        let seen = analyse_block(&self.block);
-        if self.active.is_some() && self.active != seen.map(|t| t.key) {
-            self.active = None; // the pause (or another tone) ends the press
-        }
-        if self.active.is_some() {
-            return None;
+        let (power, seen) = analyse_block(&self.block);
+        if let Some((key, tone_power)) = self.active {
+            match seen {
+                Some(t) if t.key == key => {
+                    self.active = Some((key, power));
+                    self.dropouts = 0;
+                    return None;
+                }
+                // A block that kept over a quarter of the tone's power is a short interruption
+                // (Q.24: ≤ 10 ms must not split a press); a quiet block is a pause.
+                None if power * PAUSE_POWER_RATIO >= tone_power && self.dropouts == 0 => {
+                    self.dropouts = 1;
+                    return None;
+                }
+                _ => {
+                    self.active = None;
+                    self.dropouts = 0;
+                }
+            }
         }
         let Some(key) = seen else {
             self.candidate = None;
@@ -170,7 +193,7 @@ impl InbandDetector {
         };
         if count >= MIN_TONE_BLOCKS && strong {
             self.candidate = None;
-            self.active = Some(key.key);
+            self.active = Some((key.key, power));
             return Some(key.key);
         }
         self.candidate = Some((key.key, count, strong));
