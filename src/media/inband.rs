@@ -42,7 +42,10 @@ const MIN_TONE_BLOCKS: u8 = 2;
 
 struct Tables {
     window: [f32; BLOCK],
-    window_sum: f32,
+    /// 4 / (Σ window)²: turns |X|² into the mean power of the sine it comes from.
+    scale: f32,
+    /// Goertzel coefficients of the eight DTMF frequencies, low group first.
+    dtmf: [f32; 8],
 }
 
 static TABLES: LazyLock<Tables> = LazyLock::new(|| {
@@ -50,22 +53,43 @@ static TABLES: LazyLock<Tables> = LazyLock::new(|| {
     for (i, w) in window.iter_mut().enumerate() {
         *w = 0.5 - 0.5 * (2.0 * std::f32::consts::PI * i as f32 / BLOCK as f32).cos();
     }
-    let window_sum = window.iter().sum();
-    Tables { window, window_sum }
+    let window_sum: f32 = window.iter().sum();
+    let mut dtmf = [0f32; 8];
+    for (c, f) in dtmf.iter_mut().zip(LOW.iter().chain(&HIGH)) {
+        *c = coeff(*f);
+    }
+    Tables {
+        window,
+        scale: 2.0 / (window_sum * window_sum),
+        dtmf,
+    }
 });
 
-/// Power of the component at `freq` in a windowed block, scaled so that a pure sine of
-/// amplitude A at `freq` reads A²/2 (its mean power).
-fn goertzel(windowed: &[f32; BLOCK], freq: f32, window_sum: f32) -> f32 {
-    let coeff = 2.0 * (2.0 * std::f32::consts::PI * freq / RATE).cos();
-    let (mut s1, mut s2) = (0f32, 0f32);
+fn coeff(freq: f32) -> f32 {
+    2.0 * (2.0 * std::f32::consts::PI * freq / RATE).cos()
+}
+
+/// Powers of the components at K frequencies (by Goertzel coefficient) in a windowed block, in
+/// one pass over the samples (K independent filters side by side vectorise well), scaled so
+/// that a pure sine of amplitude A at a frequency reads A²/2 (its mean power).
+fn goertzel_bank<const K: usize>(
+    windowed: &[f32; BLOCK],
+    coeffs: &[f32; K],
+    scale: f32,
+) -> [f32; K] {
+    let (mut s1, mut s2) = ([0f32; K], [0f32; K]);
     for &x in windowed {
-        let s0 = x + coeff * s1 - s2;
-        s2 = s1;
-        s1 = s0;
+        for k in 0..K {
+            let s0 = x + coeffs[k] * s1[k] - s2[k];
+            s2[k] = s1[k];
+            s1[k] = s0;
+        }
     }
-    let mag2 = s1 * s1 + s2 * s2 - coeff * s1 * s2;
-    2.0 * mag2 / (window_sum * window_sum)
+    let mut power = [0f32; K];
+    for k in 0..K {
+        power[k] = scale * (s1[k] * s1[k] + s2[k] * s2[k] - coeffs[k] * s1[k] * s2[k]);
+    }
+    power
 }
 
 /// What one block holds: a key's tone pair, and whether it is strong (fully covered, clean).
@@ -85,6 +109,21 @@ pub fn analyse_block(samples: &[i16; BLOCK]) -> (f32, Option<BlockTone>) {
     (power, find_tone(samples, power))
 }
 
+/// The strongest tone of a group if it stands out enough: (index, power, clear of the rest).
+fn strongest(p: &[f32], power: f32) -> Option<(usize, f32, bool)> {
+    let (best, &best_p) = p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1))?;
+    let runner_up = p
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != best)
+        .map(|(_, v)| *v)
+        .fold(0f32, f32::max);
+    if best_p < MIN_TONE_SHARE * power || best_p < MIN_GROUP_MARGIN * runner_up {
+        return None;
+    }
+    Some((best, best_p, best_p >= STRONG_GROUP_MARGIN * runner_up))
+}
+
 fn find_tone(samples: &[i16; BLOCK], power: f32) -> Option<BlockTone> {
     if power < MIN_POWER {
         return None;
@@ -94,29 +133,25 @@ fn find_tone(samples: &[i16; BLOCK], power: f32) -> Option<BlockTone> {
     for ((w, &s), &win) in windowed.iter_mut().zip(samples).zip(&t.window) {
         *w = f32::from(s) * win;
     }
-    let group = |freqs: &[f32; 4]| -> Option<(usize, f32, bool)> {
-        let p: [f32; 4] = freqs.map(|f| goertzel(&windowed, f, t.window_sum));
-        let (best, &best_p) = p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1))?;
-        let runner_up = p
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != best)
-            .map(|(_, v)| *v)
-            .fold(0f32, f32::max);
-        if best_p < MIN_TONE_SHARE * power || best_p < MIN_GROUP_MARGIN * runner_up {
-            return None;
-        }
-        let f = freqs[best];
-        let above = goertzel(&windowed, f * (1.0 + PROBE), t.window_sum);
-        let below = goertzel(&windowed, f * (1.0 - PROBE), t.window_sum);
-        let clear = best_p >= STRONG_GROUP_MARGIN * runner_up;
-        (best_p > above && best_p > below).then_some((best, best_p, clear))
-    };
-    let (row, low_p, low_clear) = group(&LOW)?;
-    let (col, high_p, high_clear) = group(&HIGH)?;
+    let p = goertzel_bank(&windowed, &t.dtmf, t.scale);
+    let (row, low_p, low_clear) = strongest(&p[..4], power)?;
+    let (col, high_p, high_clear) = strongest(&p[4..], power)?;
     let twist_ok = high_p * MAX_NORMAL_TWIST >= low_p && high_p <= low_p * MAX_REVERSE_TWIST;
     let pair = low_p + high_p;
-    (twist_ok && pair >= MIN_PAIR_SHARE * power).then_some(BlockTone {
+    if !twist_ok || pair < MIN_PAIR_SHARE * power {
+        return None;
+    }
+    // Each tone must read stronger at its nominal frequency than at ±PROBE around it.
+    let (fl, fh) = (LOW[row], HIGH[col]);
+    let probes = [
+        coeff(fl * (1.0 + PROBE)),
+        coeff(fl * (1.0 - PROBE)),
+        coeff(fh * (1.0 + PROBE)),
+        coeff(fh * (1.0 - PROBE)),
+    ];
+    let q = goertzel_bank(&windowed, &probes, t.scale);
+    let centred = low_p > q[0] && low_p > q[1] && high_p > q[2] && high_p > q[3];
+    centred.then_some(BlockTone {
         key: KEYS[row][col],
         strong: low_clear && high_clear && pair >= STRONG_PAIR_SHARE * power,
     })
