@@ -191,3 +191,48 @@ async fn silent_peer_gives_media_timeout() {
         .unwrap();
     assert_eq!(ev, Some(MediaEvent::MediaTimeout));
 }
+
+#[test]
+fn engine_config_follows_the_config_file() {
+    let mut config = kenkocall::config::Config::default();
+    config.sip.rtp_ports = "40000-40999".into();
+    config.media.timeout_secs = 12;
+    let engine = EngineConfig::from_config(&config);
+    assert_eq!(engine.port_range, "40000-40999");
+    assert_eq!(engine.local_ip, config.sip.listen.ip());
+    assert_eq!(engine.session.media_timeout, Duration::from_secs(12));
+}
+
+#[tokio::test]
+async fn re_invite_moves_the_stream_to_the_new_address() {
+    let engine = engine("31400-31499");
+    let old_peer = peer_socket();
+    let new_peer = peer_socket();
+    let (handle, _events) = engine
+        .create_session(&media(old_peer.local_addr().unwrap()))
+        .unwrap();
+    let mut buf = [0u8; 1500];
+    old_peer.recv_from(&mut buf).unwrap();
+    handle
+        .update_media(NegotiatedMedia {
+            codec: Codec::Pcma,
+            ..media(new_peer.local_addr().unwrap())
+        })
+        .unwrap();
+    let (len, from) = new_peer.recv_from(&mut buf).unwrap();
+    assert_eq!(from, handle.local_addr());
+    assert_eq!(RtpReader::new(&buf[..len]).unwrap().payload_type(), 8);
+}
+
+#[tokio::test]
+async fn a_full_port_range_is_an_error_not_a_hang() {
+    let engine = engine("31500-31500");
+    let peer = peer_socket();
+    let (_first, _e) = engine
+        .create_session(&media(peer.local_addr().unwrap()))
+        .unwrap();
+    let err = engine
+        .create_session(&media(peer.local_addr().unwrap()))
+        .unwrap_err();
+    assert!(err.to_string().contains("no free RTP port"), "{err}");
+}

@@ -55,6 +55,19 @@ impl Default for EngineConfig {
     }
 }
 
+impl EngineConfig {
+    /// From the config file: RTP on the SIP listen address, the `sip.rtp_ports` range and the
+    /// `media` section's timeout.
+    pub fn from_config(config: &crate::config::Config) -> Self {
+        Self {
+            local_ip: config.sip.listen.ip(),
+            port_range: config.sip.rtp_ports.clone(),
+            session: SessionConfig::from(&config.media),
+            ..Self::default()
+        }
+    }
+}
+
 /// Engine-wide counters, updated by the shards.
 #[derive(Debug, Default)]
 pub struct EngineStats {
@@ -62,6 +75,7 @@ pub struct EngineStats {
     pub packets_sent: AtomicU64,
     pub send_errors: AtomicU64,
     pub packets_received: AtomicU64,
+    /// Invalid datagrams of closed sessions (added when a session closes).
     pub rx_dropped: AtomicU64,
     /// Sub-ticks started more than 2 ms after their due time.
     pub late_ticks: AtomicU64,

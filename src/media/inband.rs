@@ -2,7 +2,7 @@
 //! on Hann-windowed 20 ms blocks. A digit needs both tones strong enough, within twist limits,
 //! each tone nearer its nominal frequency than ±5 % probes (accepts ±1.5 %, rejects ±3.5 %),
 //! the pair carrying most of the block's power (talk-off), for two blocks in a row (≥ ~40 ms),
-//! and a pause block before the next digit.
+//! and a pause before the next digit (a quiet block; a 10 ms dropout does not split a press).
 
 use std::sync::LazyLock;
 
@@ -35,12 +35,17 @@ const MAX_REVERSE_TWIST: f32 = 2.51;
 /// covered block (its spectrum is wider), 6 dB in a strong one.
 const MIN_GROUP_MARGIN: f32 = 2.0;
 const STRONG_GROUP_MARGIN: f32 = 4.0;
+/// A block below 1/4 of the tone's power (-6 dB) during a press is a pause, not a dropout.
+const PAUSE_POWER_RATIO: f32 = 4.0;
 /// Blocks in a row a tone pair must be present.
 const MIN_TONE_BLOCKS: u8 = 2;
 
 struct Tables {
     window: [f32; BLOCK],
-    window_sum: f32,
+    /// 4 / (Σ window)²: turns |X|² into the mean power of the sine it comes from.
+    scale: f32,
+    /// Goertzel coefficients of the eight DTMF frequencies, low group first.
+    dtmf: [f32; 8],
 }
 
 static TABLES: LazyLock<Tables> = LazyLock::new(|| {
@@ -48,22 +53,43 @@ static TABLES: LazyLock<Tables> = LazyLock::new(|| {
     for (i, w) in window.iter_mut().enumerate() {
         *w = 0.5 - 0.5 * (2.0 * std::f32::consts::PI * i as f32 / BLOCK as f32).cos();
     }
-    let window_sum = window.iter().sum();
-    Tables { window, window_sum }
+    let window_sum: f32 = window.iter().sum();
+    let mut dtmf = [0f32; 8];
+    for (c, f) in dtmf.iter_mut().zip(LOW.iter().chain(&HIGH)) {
+        *c = coeff(*f);
+    }
+    Tables {
+        window,
+        scale: 2.0 / (window_sum * window_sum),
+        dtmf,
+    }
 });
 
-/// Power of the component at `freq` in a windowed block, scaled so that a pure sine of
-/// amplitude A at `freq` reads A²/2 (its mean power).
-fn goertzel(windowed: &[f32; BLOCK], freq: f32, window_sum: f32) -> f32 {
-    let coeff = 2.0 * (2.0 * std::f32::consts::PI * freq / RATE).cos();
-    let (mut s1, mut s2) = (0f32, 0f32);
+fn coeff(freq: f32) -> f32 {
+    2.0 * (2.0 * std::f32::consts::PI * freq / RATE).cos()
+}
+
+/// Powers of the components at K frequencies (by Goertzel coefficient) in a windowed block, in
+/// one pass over the samples (K independent filters side by side vectorise well), scaled so
+/// that a pure sine of amplitude A at a frequency reads A²/2 (its mean power).
+fn goertzel_bank<const K: usize>(
+    windowed: &[f32; BLOCK],
+    coeffs: &[f32; K],
+    scale: f32,
+) -> [f32; K] {
+    let (mut s1, mut s2) = ([0f32; K], [0f32; K]);
     for &x in windowed {
-        let s0 = x + coeff * s1 - s2;
-        s2 = s1;
-        s1 = s0;
+        for k in 0..K {
+            let s0 = x + coeffs[k] * s1[k] - s2[k];
+            s2[k] = s1[k];
+            s1[k] = s0;
+        }
     }
-    let mag2 = s1 * s1 + s2 * s2 - coeff * s1 * s2;
-    2.0 * mag2 / (window_sum * window_sum)
+    let mut power = [0f32; K];
+    for k in 0..K {
+        power[k] = scale * (s1[k] * s1[k] + s2[k] * s2[k] - coeffs[k] * s1[k] * s2[k]);
+    }
+    power
 }
 
 /// What one block holds: a key's tone pair, and whether it is strong (fully covered, clean).
@@ -73,43 +99,59 @@ pub struct BlockTone {
     pub strong: bool,
 }
 
-/// The tone pair one block holds, if any.
-pub fn analyse_block(samples: &[i16; BLOCK]) -> Option<BlockTone> {
-    let t = &*TABLES;
+/// The block's mean power and the tone pair it holds, if any.
+pub fn analyse_block(samples: &[i16; BLOCK]) -> (f32, Option<BlockTone>) {
     let mut energy = 0f32;
-    let mut windowed = [0f32; BLOCK];
-    for ((w, &s), &win) in windowed.iter_mut().zip(samples).zip(&t.window) {
-        let x = f32::from(s);
-        energy += x * x;
-        *w = x * win;
+    for &s in samples {
+        energy += f32::from(s) * f32::from(s);
     }
     let power = energy / BLOCK as f32;
+    (power, find_tone(samples, power))
+}
+
+/// The strongest tone of a group if it stands out enough: (index, power, clear of the rest).
+fn strongest(p: &[f32], power: f32) -> Option<(usize, f32, bool)> {
+    let (best, &best_p) = p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1))?;
+    let runner_up = p
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| *i != best)
+        .map(|(_, v)| *v)
+        .fold(0f32, f32::max);
+    if best_p < MIN_TONE_SHARE * power || best_p < MIN_GROUP_MARGIN * runner_up {
+        return None;
+    }
+    Some((best, best_p, best_p >= STRONG_GROUP_MARGIN * runner_up))
+}
+
+fn find_tone(samples: &[i16; BLOCK], power: f32) -> Option<BlockTone> {
     if power < MIN_POWER {
         return None;
     }
-    let group = |freqs: &[f32; 4]| -> Option<(usize, f32, bool)> {
-        let p: [f32; 4] = freqs.map(|f| goertzel(&windowed, f, t.window_sum));
-        let (best, &best_p) = p.iter().enumerate().max_by(|a, b| a.1.total_cmp(b.1))?;
-        let runner_up = p
-            .iter()
-            .enumerate()
-            .filter(|(i, _)| *i != best)
-            .map(|(_, v)| *v)
-            .fold(0f32, f32::max);
-        if best_p < MIN_TONE_SHARE * power || best_p < MIN_GROUP_MARGIN * runner_up {
-            return None;
-        }
-        let f = freqs[best];
-        let above = goertzel(&windowed, f * (1.0 + PROBE), t.window_sum);
-        let below = goertzel(&windowed, f * (1.0 - PROBE), t.window_sum);
-        let clear = best_p >= STRONG_GROUP_MARGIN * runner_up;
-        (best_p > above && best_p > below).then_some((best, best_p, clear))
-    };
-    let (row, low_p, low_clear) = group(&LOW)?;
-    let (col, high_p, high_clear) = group(&HIGH)?;
+    let t = &*TABLES;
+    let mut windowed = [0f32; BLOCK];
+    for ((w, &s), &win) in windowed.iter_mut().zip(samples).zip(&t.window) {
+        *w = f32::from(s) * win;
+    }
+    let p = goertzel_bank(&windowed, &t.dtmf, t.scale);
+    let (row, low_p, low_clear) = strongest(&p[..4], power)?;
+    let (col, high_p, high_clear) = strongest(&p[4..], power)?;
     let twist_ok = high_p * MAX_NORMAL_TWIST >= low_p && high_p <= low_p * MAX_REVERSE_TWIST;
     let pair = low_p + high_p;
-    (twist_ok && pair >= MIN_PAIR_SHARE * power).then_some(BlockTone {
+    if !twist_ok || pair < MIN_PAIR_SHARE * power {
+        return None;
+    }
+    // Each tone must read stronger at its nominal frequency than at ±PROBE around it.
+    let (fl, fh) = (LOW[row], HIGH[col]);
+    let probes = [
+        coeff(fl * (1.0 + PROBE)),
+        coeff(fl * (1.0 - PROBE)),
+        coeff(fh * (1.0 + PROBE)),
+        coeff(fh * (1.0 - PROBE)),
+    ];
+    let q = goertzel_bank(&windowed, &probes, t.scale);
+    let centred = low_p > q[0] && low_p > q[1] && high_p > q[2] && high_p > q[3];
+    centred.then_some(BlockTone {
         key: KEYS[row][col],
         strong: low_clear && high_clear && pair >= STRONG_PAIR_SHARE * power,
     })
@@ -122,8 +164,10 @@ pub struct InbandDetector {
     fill: usize,
     /// Candidate key, how many blocks in a row it has been seen, and whether one was strong.
     candidate: Option<(char, u8, bool)>,
-    /// Key already reported and still sounding; cleared by a block without it.
-    active: Option<char>,
+    /// Key already reported and still sounding, with the power of its last tone block.
+    active: Option<(char, f32)>,
+    /// Blocks in a row without the active key that kept most of its power (a dropout).
+    dropouts: u8,
 }
 
 impl Default for InbandDetector {
@@ -133,6 +177,7 @@ impl Default for InbandDetector {
             fill: 0,
             candidate: None,
             active: None,
+            dropouts: 0,
         }
     }
 }
@@ -153,12 +198,25 @@ impl InbandDetector {
     }
 
     fn on_block(&mut self) -> Option<char> {
-        let seen = analyse_block(&self.block);
-        if self.active.is_some() && self.active != seen.map(|t| t.key) {
-            self.active = None; // the pause (or another tone) ends the press
-        }
-        if self.active.is_some() {
-            return None;
+        let (power, seen) = analyse_block(&self.block);
+        if let Some((key, tone_power)) = self.active {
+            match seen {
+                Some(t) if t.key == key => {
+                    self.active = Some((key, power));
+                    self.dropouts = 0;
+                    return None;
+                }
+                // A block that kept over a quarter of the tone's power is a short interruption
+                // (Q.24: ≤ 10 ms must not split a press); a quiet block is a pause.
+                None if power * PAUSE_POWER_RATIO >= tone_power && self.dropouts == 0 => {
+                    self.dropouts = 1;
+                    return None;
+                }
+                _ => {
+                    self.active = None;
+                    self.dropouts = 0;
+                }
+            }
         }
         let Some(key) = seen else {
             self.candidate = None;
@@ -170,7 +228,7 @@ impl InbandDetector {
         };
         if count >= MIN_TONE_BLOCKS && strong {
             self.candidate = None;
-            self.active = Some(key.key);
+            self.active = Some((key.key, power));
             return Some(key.key);
         }
         self.candidate = Some((key.key, count, strong));

@@ -204,3 +204,27 @@ fn star_365_wav_from_the_peers_is_detected() {
         .collect();
     assert_eq!(detect(&samples), "*365");
 }
+
+#[test]
+fn a_ten_ms_dropout_does_not_split_a_press() {
+    for offset in [0u32, 5, 10, 15] {
+        let mut s = silence(20 + offset);
+        s.extend(digit_tone('6', 0.0, 100));
+        s.extend(silence(10));
+        s.extend(digit_tone('6', 0.0, 100));
+        s.extend(silence(60));
+        assert_eq!(detect(&s), "6", "offset {offset} ms");
+    }
+}
+
+#[test]
+fn a_forty_ms_pause_separates_two_presses() {
+    for offset in [0u32, 5, 10, 15] {
+        let mut s = silence(20 + offset);
+        s.extend(digit_tone('6', 0.0, 60));
+        s.extend(silence(40));
+        s.extend(digit_tone('6', 0.0, 60));
+        s.extend(silence(60));
+        assert_eq!(detect(&s), "66", "offset {offset} ms");
+    }
+}

@@ -14,6 +14,7 @@ pub mod rfc4733;
 pub mod rtp;
 pub mod session;
 mod shard;
+pub mod udp;
 
 pub use engine::{EngineConfig, EngineStats, MediaEngine, MediaError, MediaHandle, RtpReservation};
 pub use prompt::{Prompt, PromptError, PromptLibrary};

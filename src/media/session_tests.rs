@@ -339,3 +339,15 @@ fn peers_in_band_pcmu_pcap_gives_star_365() {
     assert_eq!(got.iter().map(|d| d.0).collect::<String>(), "*365");
     assert!(got.iter().all(|d| d.1 == DigitSource::InBand));
 }
+
+#[test]
+fn peers_in_band_pcma_pcap_gives_star_365() {
+    let t0 = Instant::now();
+    let mut s = MediaSession::new(&media(Codec::Pcma, None), SessionConfig::default(), t0);
+    for (i, p) in pcap_payloads("inband_star365_pcma.pcap").iter().enumerate() {
+        s.handle_input(ms(t0, 20 * i as u64), peer(), p);
+    }
+    let got = digits(&mut s);
+    assert_eq!(got.iter().map(|d| d.0).collect::<String>(), "*365");
+    assert!(got.iter().all(|d| d.1 == DigitSource::InBand));
+}

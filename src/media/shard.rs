@@ -2,7 +2,7 @@
 //! against a monotonic origin (tick k is due at origin + k × 5 ms, so there is no drift); each
 //! call belongs to one of four sub-ticks and is served once per 20 ms frame.
 
-use std::io::ErrorKind;
+use std::collections::HashMap;
 use std::net::UdpSocket;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -17,17 +17,17 @@ use crate::media::ports::PortLease;
 use crate::media::prompt::Prompt;
 use crate::media::rtp::MAX_PACKET;
 use crate::media::session::{FRAME, MediaEvent, MediaSession, SessionConfig};
+use crate::media::udp::{RX_BATCH, RxBatch};
 
 const SUBTICKS: u32 = 4;
 const SUBTICK: Duration = Duration::from_millis(5);
-/// Datagrams read per call per frame at most (a peer flooding us cannot starve the others).
-const MAX_RX_PER_FRAME: usize = 16;
+const SUBTICK_US: u64 = 5_000;
+/// Reads per call per frame at most (a peer flooding us cannot starve the others).
+const MAX_RX_BATCHES_PER_FRAME: usize = 4;
 /// A sub-tick this late counts as late in the stats.
 const LATE: Duration = Duration::from_millis(2);
 /// Further behind than this the shard jumps ahead instead of running every missed sub-tick.
 const MAX_BACKLOG: Duration = Duration::from_millis(200);
-/// Largest datagram we read; anything longer is truncated and then fails validation.
-const RX_BUF: usize = 2048;
 
 pub(crate) struct NewCall {
     pub id: u64,
@@ -62,10 +62,12 @@ struct Shard {
     tick: u64,
     /// Calls by sub-tick.
     slots: Vec<Vec<Call>>,
+    /// Which sub-tick each call is on, so commands need not search every call.
+    slot_of: HashMap<u64, usize>,
     next_slot: usize,
     stats: Arc<EngineStats>,
     tx_buf: [u8; MAX_PACKET],
-    rx_buf: Box<[u8; RX_BUF]>,
+    rx: RxBatch,
 }
 
 /// Asks for SCHED_FIFO on the calling thread; without the privilege the thread stays normal.
@@ -86,19 +88,26 @@ pub(crate) fn run_shard(commands: Receiver<Command>, stats: Arc<EngineStats>) {
         origin: Instant::now(),
         tick: 0,
         slots: (0..SUBTICKS).map(|_| Vec::new()).collect(),
+        slot_of: HashMap::new(),
         next_slot: 0,
         stats,
         tx_buf: [0; MAX_PACKET],
-        rx_buf: Box::new([0; RX_BUF]),
+        rx: RxBatch::default(),
     };
     loop {
-        let due = shard.origin + SUBTICK * shard.tick as u32;
+        // u64 microseconds: no overflow however long the engine runs.
+        let due = shard.origin + Duration::from_micros(shard.tick * SUBTICK_US);
         let now = Instant::now();
         if due > now {
             std::thread::sleep(due - now);
         } else if now - due > MAX_BACKLOG {
             // Stalled (suspended machine, overload): resume at the present sub-tick.
-            shard.tick = ((now - shard.origin).as_micros() / SUBTICK.as_micros()) as u64;
+            let behind = (now - due).as_micros() as u64 / SUBTICK_US;
+            tracing::warn!(
+                behind_ms = behind * 5,
+                "media pacing thread stalled; skipping ahead"
+            );
+            shard.tick += behind;
             continue;
         } else if now - due > LATE {
             shard.stats.late_ticks.fetch_add(1, Ordering::Relaxed);
@@ -134,6 +143,7 @@ impl Shard {
                     config,
                     events,
                 } = *new;
+                self.slot_of.insert(id, slot);
                 self.slots[slot].push(Call {
                     id,
                     session: MediaSession::new(&media, config, start),
@@ -142,6 +152,7 @@ impl Shard {
                     _lease: lease,
                 });
                 self.stats.active_calls.fetch_add(1, Ordering::Relaxed);
+                tracing::debug!(call = id, slot, "media session started");
             }
             Command::Play(id, prompts) => {
                 if let Some(call) = self.find(id) {
@@ -167,12 +178,24 @@ impl Shard {
                 }
             }
             Command::Close(id) => {
-                for slot in &mut self.slots {
-                    if let Some(i) = slot.iter().position(|c| c.id == id) {
-                        slot.swap_remove(i);
-                        self.stats.active_calls.fetch_sub(1, Ordering::Relaxed);
-                        return;
-                    }
+                let Some(slot) = self.slot_of.remove(&id) else {
+                    return;
+                };
+                let calls = &mut self.slots[slot];
+                if let Some(i) = calls.iter().position(|c| c.id == id) {
+                    let call = calls.swap_remove(i);
+                    self.stats.active_calls.fetch_sub(1, Ordering::Relaxed);
+                    let c = call.session.counters();
+                    tracing::debug!(
+                        call = id,
+                        received = c.accepted,
+                        dropped = c.dropped(),
+                        rtcp = c.rtcp,
+                        "media session closed"
+                    );
+                    self.stats
+                        .rx_dropped
+                        .fetch_add(c.dropped(), Ordering::Relaxed);
                 }
             }
             Command::Shutdown => {}
@@ -180,7 +203,8 @@ impl Shard {
     }
 
     fn find(&mut self, id: u64) -> Option<&mut Call> {
-        self.slots.iter_mut().flatten().find(|c| c.id == id)
+        let slot = *self.slot_of.get(&id)?;
+        self.slots[slot].iter_mut().find(|c| c.id == id)
     }
 
     /// Sends each call's due frame first (pacing matters most), then reads what arrived.
@@ -198,15 +222,17 @@ impl Shard {
         let now = Instant::now();
         let mut received = 0u64;
         for call in &mut self.slots[slot] {
-            for _ in 0..MAX_RX_PER_FRAME {
-                match call.socket.recv_from(&mut self.rx_buf[..]) {
-                    Ok((len, from)) => {
-                        received += 1;
-                        call.session.handle_input(now, from, &self.rx_buf[..len]);
+            for _ in 0..MAX_RX_BATCHES_PER_FRAME {
+                // Errors (would block, ICMP port unreachable from an earlier send) read as 0.
+                let count = self.rx.recv(&call.socket);
+                for i in 0..count {
+                    if let Some((from, datagram)) = self.rx.get(i) {
+                        call.session.handle_input(now, from, datagram);
                     }
-                    Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                    // ICMP port unreachable from an earlier send and the like: try next frame.
-                    Err(_) => break,
+                }
+                received += count as u64;
+                if count < RX_BATCH {
+                    break;
                 }
             }
             call.session.handle_timeout(now);
@@ -230,3 +256,4 @@ impl Call {
 
 // FRAME is the sub-tick period times the number of sub-ticks.
 const _: () = assert!(FRAME.as_millis() == SUBTICK.as_millis() * SUBTICKS as u128);
+const _: () = assert!(SUBTICK.as_micros() == SUBTICK_US as u128);

@@ -188,7 +188,8 @@ fn run_engine(args: &Args) -> std::io::Result<()> {
             Ok(_) | Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
             Err(e) => return Err(std::io::Error::other(format!("generator ended: {e}"))),
         }
-        if t0.elapsed() > Duration::from_secs(args.secs + 30) {
+        if t0.elapsed() > Duration::from_secs(3 * args.secs + 10) {
+            let _ = child.kill();
             return Err(std::io::Error::other("generator never reported"));
         }
     };
@@ -243,16 +244,18 @@ fn run_engine(args: &Args) -> std::io::Result<()> {
         100.0 * gen_cpu / gen_wall
     );
     println!(
-        "| {} | {:.1}% | {:.2} | {} | {} | {} | {:.1} | {} | {:.1}% |",
+        "| {} | {:.1}% | {:.2} | {} | {} | {} | {} | {:.1} | {} | {:.1}% | {:.1} s |",
         args.calls,
         100.0 * cpu / wall,
         cpu / wall * 1e6 / n / 50.0,
         field(&result, "p50_us"),
         field(&result, "p99_us"),
         field(&result, "max_us"),
+        stats.late_ticks.load(Ordering::Relaxed),
         rss_per_call,
         lost,
         100.0 * gen_cpu / gen_wall,
+        gen_wall,
     );
     Ok(())
 }

@@ -62,7 +62,7 @@ fn sockaddr(addr: SocketAddrV4) -> libc::sockaddr_in {
 }
 
 /// Sends `packets` (payload, destination) in batches; returns how many the kernel took.
-pub fn send_batch(socket: &UdpSocket, packets: &[(Vec<u8>, SocketAddrV4)]) -> usize {
+pub fn send_batch(socket: &UdpSocket, packets: &[(&[u8], SocketAddrV4)]) -> usize {
     let fd = socket.as_raw_fd();
     let mut sent = 0;
     for chunk in packets.chunks(BATCH) {

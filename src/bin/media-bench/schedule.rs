@@ -53,3 +53,29 @@ pub fn expected(call: usize, total_frames: u64) -> String {
         .map(|(k, _)| char::from(KEYS[((call as u64 + k) % 12) as usize]))
         .collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn expected_keys_match_the_events_the_generator_sends() {
+        let total = 750;
+        for call in [0usize, 7, 49, 50, 2599] {
+            let mut keys = String::new();
+            for frame in 0..total {
+                if let Some(ev) = event_at(call, frame, total)
+                    && ev.marker
+                {
+                    keys.push(char::from(KEYS[usize::from(ev.payload[0])]));
+                    // Every started event completes within the run.
+                    assert!(
+                        event_at(call, frame + 7, total).is_some_and(|e| e.payload[1] & 0x80 != 0)
+                    );
+                }
+            }
+            assert_eq!(keys, expected(call, total), "call {call}");
+            assert!(keys.len() >= 12);
+        }
+    }
+}
