@@ -121,6 +121,8 @@ pub struct MediaHandle {
 impl MediaEngine {
     pub fn start(config: EngineConfig) -> Result<Self, MediaError> {
         let pool = RtpPortPool::parse(&config.port_range)?;
+        let limit = crate::media::ports::raise_open_file_limit();
+        tracing::debug!(?limit, "open-file limit (one RTP socket per call)");
         let stats = Arc::new(EngineStats::default());
         let mut shards = Vec::new();
         for index in 0..config.shards.max(1) {

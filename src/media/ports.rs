@@ -116,6 +116,25 @@ impl RtpPortPool {
     }
 }
 
+/// Raises the open-file limit to its hard maximum, since every call holds one RTP socket;
+/// returns the limit now in force.
+pub fn raise_open_file_limit() -> Option<u64> {
+    // SAFETY: get/setrlimit on a struct we own.
+    unsafe {
+        let mut rl: libc::rlimit = std::mem::zeroed();
+        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) != 0 {
+            return None;
+        }
+        if rl.rlim_cur < rl.rlim_max {
+            rl.rlim_cur = rl.rlim_max;
+            if libc::setrlimit(libc::RLIMIT_NOFILE, &rl) != 0 {
+                return None;
+            }
+        }
+        Some(rl.rlim_cur)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -209,14 +209,7 @@ pub fn rss_kib() -> u64 {
 
 /// Raises the open-file limit to its hard maximum (one socket per call).
 pub fn raise_fd_limit() {
-    // SAFETY: get/setrlimit on a struct we own.
-    unsafe {
-        let mut rl: libc::rlimit = zeroed();
-        if libc::getrlimit(libc::RLIMIT_NOFILE, &mut rl) == 0 {
-            rl.rlim_cur = rl.rlim_max;
-            libc::setrlimit(libc::RLIMIT_NOFILE, &rl);
-        }
-    }
+    kenkocall::media::ports::raise_open_file_limit();
 }
 
 /// SCHED_FIFO at `priority` for the calling thread if permitted (so the generator keeps its
