@@ -22,12 +22,15 @@ pub struct Ports {
     pub control: u16,
 }
 
+/// The SIP tests' port block is 17000-19999: clear of the default RTP range
+/// (20000-29999, which media tests and benchmarks fill) and of the ephemeral range.
 pub fn ports(slot: u16) -> Ports {
+    assert!(slot < 90, "slot {slot} outside the SIP tests' port block");
     Ports {
-        engine: 25060 + slot * 10,
-        sipp: 25061 + slot * 10,
-        media: 26000 + slot * 10,
-        control: 27000 + slot * 10,
+        engine: 17000 + slot * 10,
+        sipp: 17001 + slot * 10,
+        media: 18000 + slot * 10,
+        control: 19000 + slot * 10,
     }
 }
 
