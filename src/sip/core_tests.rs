@@ -364,6 +364,37 @@ fn hangup_sends_bye_in_the_dialog() {
 }
 
 #[test]
+fn hangup_before_the_ack_sends_bye_once_the_ack_arrives() {
+    let mut h = harness(10);
+    let call = h.ring("c10b");
+    let rtp = "127.0.0.1:20000".parse().unwrap();
+    h.core.handle_command(
+        h.now,
+        Command::Answer {
+            call,
+            local_rtp: rtp,
+        },
+    );
+    let tag = h.drain().0[0].tag("To").unwrap().to_string();
+    h.core.handle_command(h.now, Command::Hangup { call });
+    let (sent, events, _) = h.drain();
+    assert!(sent.is_empty(), "no BYE before the ACK");
+    assert_eq!(
+        events,
+        vec![SipEvent::CallEnded {
+            call,
+            reason: EndReason::LocalHangup
+        }]
+    );
+    h.feed(&request("ACK", "c10b", 1, Some(&tag), "", ""));
+    let (sent, _, _) = h.drain();
+    assert_eq!(
+        sent.iter().filter_map(Message::method).collect::<Vec<_>>(),
+        vec!["BYE"]
+    );
+}
+
+#[test]
 fn info_dtmf_relay_delivers_one_digit_per_request() {
     let mut h = harness(10);
     let (call, tag) = h.established("c11");

@@ -130,6 +130,8 @@ pub(crate) struct Dialog {
     pub origin: SdpOrigin,
     /// The glue knows this call (IncomingCall or Answered sent) and gets CallEnded.
     pub announced: bool,
+    /// We hung up while our 200 awaited its ACK: the BYE waits for the ACK.
+    pub bye_after_ack: bool,
     pub ended: Option<EndReason>,
     pub bye: Option<(String, Retransmit)>,
     pub dialling: Option<Dialling>,

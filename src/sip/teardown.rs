@@ -59,6 +59,14 @@ impl SipCore {
                 );
                 self.give_up_ringing(now, call);
             }
+            (Role::Inbound, Phase::Answered) => {
+                // No BYE before the ACK of our 200 (RFC 3261 §15): it goes when the ACK
+                // arrives or the 200 times out; the glue is done with the call now.
+                if let Some(d) = self.calls.get_mut(&call) {
+                    d.bye_after_ack = true;
+                }
+                self.end_call(now, call, EndReason::LocalHangup);
+            }
             _ => {
                 self.send_bye(now, call);
                 self.end_call(now, call, EndReason::LocalHangup);

@@ -81,6 +81,7 @@ impl SipCore {
             local_rtp: Some(req.local_rtp),
             origin,
             announced: false,
+            bye_after_ack: false,
             ended: None,
             bye: None,
             dialling: Some(Dialling {

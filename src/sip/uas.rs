@@ -36,7 +36,7 @@ impl SipCore {
     pub(crate) fn on_request(&mut self, now: Instant, from: Peer, req: Message) {
         let method = req.method().unwrap_or_default().to_string();
         if method == "ACK" {
-            return self.on_ack(&req);
+            return self.on_ack(now, &req);
         }
         let allow = [("Allow", ALLOW.to_string())];
         if !ALLOWED.contains(&method.as_str()) {
@@ -170,6 +170,7 @@ impl SipCore {
             local_rtp: None,
             origin: SdpOrigin::new(rand::random::<u32>() as u64),
             announced: true,
+            bye_after_ack: false,
             ended: None,
             bye: None,
             dialling: None,
@@ -288,16 +289,19 @@ impl SipCore {
         true
     }
 
-    fn on_ack(&mut self, req: &Message) {
+    fn on_ack(&mut self, now: Instant, req: &Message) {
         let Some(call) = req.call_id().and_then(|c| self.by_call_id.get(c)).copied() else {
             return;
         };
         let Some(d) = self.calls.get_mut(&call) else {
             return;
         };
-        d.final_response = None;
+        let acked_200 = d.final_response.take().is_some();
         if d.phase == Phase::Answered {
             d.phase = Phase::Confirmed;
+        }
+        if acked_200 && std::mem::take(&mut d.bye_after_ack) {
+            self.send_bye(now, call);
         }
     }
 
@@ -334,6 +338,8 @@ impl SipCore {
                 info!(call = call.0, "SIP: no ACK for our 200 OK; hanging up");
                 self.send_bye(now, call);
                 self.end_call(now, call, EndReason::NoAck);
+            } else if std::mem::take(&mut d.bye_after_ack) {
+                self.send_bye(now, call);
             }
             return;
         }
