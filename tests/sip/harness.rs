@@ -93,7 +93,21 @@ pub fn sipp_uas(scenario_file: &str, p: Ports) -> Sipp {
     spawn(scenario_file, p, &[])
 }
 
+/// sipp placing `calls` calls at `rate` per second (load; only errors are traced).
+pub fn sipp_load(scenario_file: &str, p: Ports, service: &str, rate: u32, calls: u32) -> Sipp {
+    let (rate, calls, limit) = (rate.to_string(), calls.to_string(), (rate * 4).to_string());
+    let target = format!("127.0.0.1:{}", p.engine);
+    let args = [
+        "-s", service, "-r", &rate, "-m", &calls, "-l", &limit, &target,
+    ];
+    spawn_with(scenario_file, p, &args, false)
+}
+
 fn spawn(scenario_file: &str, p: Ports, args: &[&str]) -> Sipp {
+    spawn_with(scenario_file, p, &[&["-m", "1"][..], args].concat(), true)
+}
+
+fn spawn_with(scenario_file: &str, p: Ports, args: &[&str], trace_messages: bool) -> Sipp {
     let dir = tempfile::tempdir().expect("temp dir");
     let (port, media, control) = (
         p.sipp.to_string(),
@@ -106,8 +120,6 @@ fn spawn(scenario_file: &str, p: Ports, args: &[&str]) -> Sipp {
         .arg("-sf")
         .arg(&sf)
         .args([
-            "-m",
-            "1",
             "-i",
             "127.0.0.1",
             "-p",
@@ -120,11 +132,15 @@ fn spawn(scenario_file: &str, p: Ports, args: &[&str]) -> Sipp {
         .args([
             "-nostdin",
             "-timeout",
-            "30s",
+            "60s",
             "-timeout_error",
             "-trace_err",
-            "-trace_msg",
         ])
+        .args(if trace_messages {
+            &["-trace_msg"][..]
+        } else {
+            &[]
+        })
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -149,7 +165,7 @@ impl Sipp {
             name,
         } = self;
         let status = tokio::task::spawn_blocking(move || {
-            let deadline = std::time::Instant::now() + Duration::from_secs(40);
+            let deadline = std::time::Instant::now() + Duration::from_secs(70);
             loop {
                 if let Some(status) = child.try_wait().expect("wait for sipp") {
                     return Some(status);
