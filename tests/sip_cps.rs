@@ -82,7 +82,7 @@ async fn call_setups_per_second_with_zero_failures() {
         .await;
     let (cpu, wall) = (cpu_ticks() - cpu0, t0.elapsed());
     let counters = ep.counters();
-    ep.shutdown();
+    ep.shutdown().await;
     glue.abort();
     println!(
         "SIP CPS: {calls} calls at {rate}/s, 0 failed; wall {:.1} s; engine CPU {:.1} % of one core \

@@ -158,3 +158,16 @@ async fn info_dtmf_relay_digit_is_delivered() {
     assert_eq!(ended(&mut rx).await, (call, EndReason::RemoteHangup));
     sipp.expect_success().await;
 }
+
+#[tokio::test]
+async fn shutdown_hangs_up_calls_in_progress() {
+    let p = ports(9);
+    let (ep, mut rx) = engine(p, 10, no_trunk()).await;
+    let sipp = sipp_uac("uac_wait_bye.xml", p, OUR_NUMBER, &[]);
+    let call = incoming(&mut rx, p).await;
+    ep.answer(call, local_rtp(p)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    ep.shutdown().await;
+    assert_eq!(ended(&mut rx).await, (call, EndReason::Shutdown));
+    sipp.expect_success().await;
+}

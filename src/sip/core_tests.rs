@@ -395,6 +395,64 @@ fn hangup_before_the_ack_sends_bye_once_the_ack_arrives() {
 }
 
 #[test]
+fn required_session_timer_is_accepted_and_echoed() {
+    let mut h = harness(10);
+    let extra = "Content-Type: application/sdp\r\nRequire: timer\r\nSession-Expires: 900\r\n";
+    h.feed(&request("INVITE", "c17", 1, None, extra, OFFER));
+    let (sent, events, _) = h.drain();
+    assert_eq!(sent.iter().map(status).collect::<Vec<_>>(), vec![100, 180]);
+    let SipEvent::IncomingCall { call, .. } = events[0] else {
+        panic!("{events:?}");
+    };
+    let rtp = "127.0.0.1:20000".parse().unwrap();
+    h.core.handle_command(
+        h.now,
+        Command::Answer {
+            call,
+            local_rtp: rtp,
+        },
+    );
+    let ok = h.drain().0.remove(0);
+    assert_eq!(ok.header("Session-Expires"), Some("900;refresher=uac"));
+    assert_eq!(ok.header("Require"), Some("timer"));
+    // Anything else required is still refused.
+    let extra = "Content-Type: application/sdp\r\nRequire: 100rel\r\n";
+    h.feed(&request("INVITE", "c18", 1, None, extra, OFFER));
+    let refused = h.drain().0.remove(0);
+    assert_eq!(
+        (status(&refused), refused.header("Unsupported")),
+        (420, Some("100rel"))
+    );
+}
+
+#[test]
+fn shutdown_ends_every_call_with_bye_or_480() {
+    let mut h = harness(10);
+    let (up, _) = h.established("c19");
+    let ringing = h.ring("c20");
+    h.drain();
+    h.core.shutdown(h.now);
+    let (sent, events, _) = h.drain();
+    let mut what: Vec<String> = sent
+        .iter()
+        .map(|m| {
+            m.method()
+                .map_or_else(|| status(m).to_string(), str::to_string)
+        })
+        .collect();
+    what.sort();
+    assert_eq!(what, vec!["480", "BYE"]);
+    assert_eq!(events.len(), 2);
+    for call in [up, ringing] {
+        assert!(events.contains(&SipEvent::CallEnded {
+            call,
+            reason: EndReason::Shutdown
+        }));
+    }
+    assert_eq!(h.core.active_calls(), 0);
+}
+
+#[test]
 fn info_dtmf_relay_delivers_one_digit_per_request() {
     let mut h = harness(10);
     let (call, tag) = h.established("c11");

@@ -53,6 +53,9 @@ pub(crate) enum Input {
         request: DialRequest,
         reply: oneshot::Sender<DialOutcome>,
     },
+    Shutdown {
+        done: oneshot::Sender<()>,
+    },
 }
 
 /// Bound on queued inputs: when the core falls behind, UDP reads wait and the kernel
@@ -162,8 +165,13 @@ impl SipEndpoint {
         self.counters.snapshot()
     }
 
-    /// Stops every task of this endpoint (calls are dropped without BYE).
-    pub fn shutdown(&self) {
+    /// Ends every call (BYE, CANCEL or 480; `CallEnded` with `Shutdown`), then stops
+    /// every task of this endpoint. Retransmissions of those BYEs are not waited for.
+    pub async fn shutdown(&self) {
+        let (done, finished) = oneshot::channel();
+        if self.inputs.send(Input::Shutdown { done }).await.is_ok() {
+            let _ = tokio::time::timeout(Duration::from_secs(1), finished).await;
+        }
         for t in self.tasks.iter() {
             t.abort();
         }
@@ -247,6 +255,12 @@ impl CoreTask {
             };
             tokio::select! {
                 input = self.inputs.recv() => match input {
+                    Some(Input::Shutdown { done }) => {
+                        self.core.shutdown(Instant::now());
+                        self.drain().await;
+                        let _ = done.send(());
+                        return;
+                    }
                     Some(input) => self.on_input(input),
                     None => return,
                 },
@@ -280,6 +294,7 @@ impl CoreTask {
                 self.counters.bump(Counter::MalformedDropped);
                 self.core.log_bad_input(now, peer, reason);
             }
+            Input::Shutdown { .. } => {} // handled in `run`
         }
     }
 

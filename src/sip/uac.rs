@@ -9,7 +9,7 @@ use super::api::{CallRef, DialOutcome, DialRequest, DialResult, EndReason};
 use super::auth::Challenge;
 use super::core::{SipCore, TransportKind, branch, next_hop, token};
 use super::dialog::{Dialling, Dialog, Phase, Retransmit, Role};
-use super::fields::name_addr_uri;
+use super::fields::{is_dialable, name_addr_uri};
 use super::message::{ALLOW, Body, RequestParts, request};
 use super::sdp::{self, SdpOrigin};
 use super::wire::{Message, StartLine};
@@ -33,6 +33,14 @@ impl SipCore {
                 call,
                 sip_call_id: String::new(),
                 result: fail("at max_calls"),
+            });
+        }
+        if !is_dialable(&req.to) || !is_dialable(&req.caller_line) {
+            // Numbers go into Request-URI and headers: nothing that could break them.
+            return self.report_dial(DialOutcome {
+                call,
+                sip_call_id: String::new(),
+                result: fail("number is not dialable (digits, +, -, ., *, _ only)"),
             });
         }
         let call_id = format!("{}@{}", token(), self.cfg.local.ip());

@@ -197,3 +197,23 @@ fn refused_registration_is_retried_after_a_minute() {
     h.advance(Duration::from_secs(1));
     assert_eq!(h.drain().0[0].method(), Some("REGISTER"));
 }
+
+#[test]
+fn undialable_number_fails_without_sending() {
+    let mut h = harness(10);
+    let call = h.core.allocate_ref();
+    let request = DialRequest {
+        to: "090\r\nX-Evil: 1".into(),
+        caller_line: "05031980215".into(),
+        local_rtp: "127.0.0.1:21000".parse().unwrap(),
+        ring_timeout: None,
+    };
+    h.core
+        .handle_command(h.now, Command::Dial { call, request });
+    let (sent, _, dials) = h.drain();
+    assert!(sent.is_empty());
+    assert!(matches!(
+        dials[0].result,
+        DialResult::Failed { status: None, .. }
+    ));
+}

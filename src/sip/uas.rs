@@ -28,6 +28,8 @@ const KNOWN_NOT_ALLOWED: [&str; 8] = [
     "PRACK",
     "PING",
 ];
+/// Option tags a caller may require of us (RFC 4028 session timers).
+const SUPPORTED_EXTENSIONS: [&str; 1] = ["timer"];
 const ALLOWED: [&str; 7] = [
     "INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "INFO", "UPDATE",
 ];
@@ -55,9 +57,17 @@ impl SipCore {
             return;
         }
         if method != "CANCEL" {
-            let required = req.header_values("Require");
-            if !required.is_empty() {
-                let unsupported = [("Unsupported", required.join(", "))];
+            let unsupported: Vec<&str> = req
+                .header_values("Require")
+                .into_iter()
+                .filter(|tag| {
+                    !SUPPORTED_EXTENSIONS
+                        .iter()
+                        .any(|s| s.eq_ignore_ascii_case(tag))
+                })
+                .collect();
+            if !unsupported.is_empty() {
+                let unsupported = [("Unsupported", unsupported.join(", "))];
                 self.respond(
                     from,
                     &req,
@@ -188,6 +198,7 @@ impl SipCore {
             &[("Contact", contact)],
             None,
         );
+        info!(call = call.0, caller = %mask_phone(&caller), callee = %mask_phone(&callee), "SIP: incoming call");
         self.emit(SipEvent::IncomingCall {
             call,
             sip_call_id: call_id,
@@ -249,13 +260,15 @@ impl SipCore {
         let body = sdp::answer(&media, local_rtp, d.origin, Direction::SendRecv);
         d.phase = Phase::Answered;
         let (peer, tag, contact) = (d.peer, d.local_tag.clone(), d.contact.clone());
-        let extra = [("Contact", contact), ("Allow", ALLOW.to_string())];
+        let mut extra = vec![("Contact", contact), ("Allow", ALLOW.to_string())];
+        extra.extend(session_timer(&req));
         let sdp_body = Body {
             content_type: "application/sdp",
             bytes: body.as_bytes(),
         };
         let bytes = self.respond(peer, &req, 200, Some(&tag), &extra, Some(sdp_body));
         self.arm_final(now, call, bytes);
+        info!(call = call.0, "SIP: answered");
     }
 
     /// Keeps our final response to an INVITE for retransmission until the ACK.
@@ -352,6 +365,27 @@ impl SipCore {
 }
 
 use super::wire::StartLine;
+
+/// RFC 4028 session timers when the caller requires them: we accept its interval and
+/// let it refresh (we answer its re-INVITEs/UPDATEs); a caller that merely supports
+/// timers refreshes by itself or not at all, without our help.
+fn session_timer(invite: &Message) -> Vec<(&'static str, String)> {
+    let required = invite
+        .header_values("Require")
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case("timer"));
+    if !required {
+        return Vec::new();
+    }
+    let interval = invite
+        .header("Session-Expires")
+        .and_then(|v| v.split(';').next()?.trim().parse::<u32>().ok())
+        .unwrap_or(1800);
+    vec![
+        ("Session-Expires", format!("{interval};refresher=uac")),
+        ("Require", "timer".to_string()),
+    ]
+}
 
 fn rand_cseq() -> u32 {
     rand::random::<u16>() as u32 + 1

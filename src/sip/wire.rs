@@ -347,7 +347,7 @@ fn is_token(s: &str) -> bool {
 
 /// Long names for the compact forms of RFC 3261 §7.3.3 (and RFC 3265/3515/3841).
 pub fn canonical(name: &str) -> &str {
-    const TABLE: [(&str, &str); 13] = [
+    const TABLE: [(&str, &str); 14] = [
         ("i", "Call-ID"),
         ("m", "Contact"),
         ("e", "Content-Encoding"),
@@ -361,6 +361,7 @@ pub fn canonical(name: &str) -> &str {
         ("o", "Event"),
         ("r", "Refer-To"),
         ("u", "Allow-Events"),
+        ("x", "Session-Expires"),
     ];
     for (short, long) in TABLE {
         if name.eq_ignore_ascii_case(short) || name.eq_ignore_ascii_case(long) {
