@@ -510,6 +510,22 @@ fn reinvite_hold_is_answered_recvonly_and_reported() {
 }
 
 #[test]
+fn refresh_reinvite_without_change_keeps_the_sdp_version() {
+    let mut h = harness(10);
+    let (_, tag) = h.established("c21");
+    h.drain();
+    h.feed(&request("INVITE", "c21", 2, Some(&tag), "", ""));
+    let (sent, events, _) = h.drain();
+    assert_eq!(status(&sent[0]), 200);
+    let body = String::from_utf8(sent[0].body.clone()).unwrap();
+    assert!(
+        body.contains(" 1 IN IP4"),
+        "unchanged session keeps version 1: {body}"
+    );
+    assert!(events.is_empty(), "no media change on a refresh");
+}
+
+#[test]
 fn methods_we_lack_get_405_or_501_with_allow() {
     let mut h = harness(10);
     h.feed(&request("REGISTER", "c13", 1, None, "", ""));

@@ -128,6 +128,8 @@ pub(crate) struct Dialog {
     pub media: Option<NegotiatedMedia>,
     pub local_rtp: Option<SocketAddr>,
     pub origin: SdpOrigin,
+    /// The last SDP we sent in this session, to tell a change (new o= version) from a refresh.
+    pub local_sdp: Option<String>,
     /// The glue knows this call (IncomingCall or Answered sent) and gets CallEnded.
     pub announced: bool,
     /// We hung up while our 200 awaited its ACK: the BYE waits for the ACK.

@@ -48,8 +48,7 @@ impl SipCore {
             return self.send(from, bytes);
         }
         if cseq <= d.remote_cseq && d.remote_cseq != 0 {
-            let bytes = self.respond(from, &req, 500, None, &[], None);
-            let _ = bytes;
+            self.respond(from, &req, 500, None, &[], None);
             return;
         }
         d.remote_cseq = cseq;
@@ -147,9 +146,14 @@ impl SipCore {
         let Some(d) = self.calls.get_mut(&call) else {
             return;
         };
-        d.origin = d.origin.next();
         d.media = Some(media.clone());
-        let body = sdp::answer(&media, local_rtp, d.origin, direction);
+        let mut body = sdp::answer(&media, local_rtp, d.origin, direction);
+        if d.local_sdp.as_ref() != Some(&body) {
+            // Something changed: a new version of our description (RFC 3264 §8).
+            d.origin = d.origin.next();
+            body = sdp::answer(&media, local_rtp, d.origin, direction);
+        }
+        d.local_sdp = Some(body.clone());
         let sdp_body = Body {
             content_type: "application/sdp",
             bytes: body.as_bytes(),

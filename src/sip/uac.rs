@@ -88,6 +88,7 @@ impl SipCore {
             media: None,
             local_rtp: Some(req.local_rtp),
             origin,
+            local_sdp: None,
             announced: false,
             bye_after_ack: false,
             ended: None,

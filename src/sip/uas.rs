@@ -8,13 +8,13 @@ use std::time::Instant;
 use tracing::info;
 
 use super::api::{CallRef, EndReason, SipEvent};
-use super::core::{Peer, RETRY_AFTER_SECS, SipCore, TransportKind, next_hop, stateless_tag, token};
+use super::core::{Peer, RETRY_AFTER_SECS, SipCore, TransportKind, stateless_tag, token};
 use super::dialog::{Dialog, Phase, Retransmit, T2};
 use super::fields::{name_addr_uri, national_number, uri_scheme, uri_user};
 use super::limits::Counter;
 use super::message::{ALLOW, Body};
 use super::sdp::{self, Direction, SdpOrigin};
-use super::wire::Message;
+use super::wire::{Message, StartLine};
 use crate::privacy::mask_phone;
 
 /// Methods RFC 3261 and its common extensions define that we do not handle: 405.
@@ -179,6 +179,7 @@ impl SipCore {
             media: Some(media.clone()),
             local_rtp: None,
             origin: SdpOrigin::new(rand::random::<u32>() as u64),
+            local_sdp: None,
             announced: true,
             bye_after_ack: false,
             ended: None,
@@ -258,6 +259,7 @@ impl SipCore {
         };
         d.local_rtp = Some(local_rtp);
         let body = sdp::answer(&media, local_rtp, d.origin, Direction::SendRecv);
+        d.local_sdp = Some(body.clone());
         d.phase = Phase::Answered;
         let (peer, tag, contact) = (d.peer, d.local_tag.clone(), d.contact.clone());
         let mut extra = vec![("Contact", contact), ("Allow", ALLOW.to_string())];
@@ -357,14 +359,11 @@ impl SipCore {
             return;
         }
         if r.due(now) {
-            let bytes = r.bytes.clone();
-            let to = next_hop(d.peer, "", &[]);
+            let (to, bytes) = (d.peer, r.bytes.clone());
             self.send(to, bytes);
         }
     }
 }
-
-use super::wire::StartLine;
 
 /// RFC 4028 session timers when the caller requires them: we accept its interval and
 /// let it refresh (we answer its re-INVITEs/UPDATEs); a caller that merely supports
