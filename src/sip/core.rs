@@ -292,7 +292,6 @@ impl SipCore {
             return;
         }
         d.phase = Phase::Ended;
-        d.ended = Some(reason);
         d.reap_at = Some(now + TIMEOUT_64T1);
         let announced = d.announced;
         self.active = self.active.saturating_sub(1);

@@ -5,7 +5,7 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::api::{DialRequest, EndReason};
+use super::api::DialRequest;
 use super::core::Peer;
 use super::sdp::SdpOrigin;
 use super::wire::Message;
@@ -99,6 +99,8 @@ pub(crate) struct Dialling {
     pub cancel: Option<Retransmit>,
     /// The ACK for a final response, resent when the response is retransmitted.
     pub ack: Option<Vec<u8>>,
+    /// The ACK of the challenged INVITE (its branch), for retransmitted 401/407s.
+    pub challenged_ack: Option<(String, Vec<u8>)>,
 }
 
 #[derive(Debug)]
@@ -134,7 +136,6 @@ pub(crate) struct Dialog {
     pub announced: bool,
     /// We hung up while our 200 awaited its ACK: the BYE waits for the ACK.
     pub bye_after_ack: bool,
-    pub ended: Option<EndReason>,
     pub bye: Option<(String, Retransmit)>,
     pub dialling: Option<Dialling>,
     pub reap_at: Option<Instant>,

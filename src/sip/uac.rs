@@ -1,5 +1,6 @@
-//! Requests we originate: the outbound INVITE through the trunk (digest auth, ring
-//! timeout → CANCEL, outcome mapping), the ACKs, and BYE from either role.
+//! The outbound call: INVITE through the trunk, its responses (provisional, 2xx with
+//! the ACK, failures with theirs), digest challenges, and the outcome for the glue.
+//! Ending calls (CANCEL at the ring timeout, BYE) is in `teardown.rs`.
 
 use std::time::Instant;
 
@@ -91,7 +92,6 @@ impl SipCore {
             local_sdp: None,
             announced: false,
             bye_after_ack: false,
-            ended: None,
             bye: None,
             dialling: Some(Dialling {
                 request: req,
@@ -106,6 +106,7 @@ impl SipCore {
                 cancel_pending: false,
                 cancel: None,
                 ack: None,
+                challenged_ack: None,
             }),
             reap_at: None,
         };
@@ -153,7 +154,14 @@ impl SipCore {
             return;
         };
         if resp.branch() != Some(dl.invite_branch.as_str()) {
-            return; // a response to an INVITE we already replaced (auth retry)
+            // The challenge to the INVITE we replaced, retransmitted: its ACK was lost.
+            if let Some((branch, ack)) = &dl.challenged_ack
+                && resp.branch() == Some(branch.as_str())
+            {
+                let (peer, ack) = (d.peer, ack.clone());
+                self.send(peer, ack);
+            }
+            return;
         }
         if code < 200 {
             if d.phase == Phase::Calling {
@@ -342,10 +350,10 @@ impl SipCore {
             &offer,
             Some((auth_header, credentials)),
         );
-        dl.invite_branch = b.clone();
+        let old_branch = std::mem::replace(&mut dl.invite_branch, b.clone());
+        dl.challenged_ack = dl.ack.take().map(|ack| (old_branch, ack));
         dl.invite_via = via;
         dl.invite_cseq = d.local_cseq;
-        dl.ack = None;
         dl.invite = Retransmit::new(
             bytes.clone(),
             now,

@@ -111,6 +111,14 @@ fn challenge_401_is_answered_once_with_digest_credentials() {
         auth.contains("username=\"kenko\"") && auth.contains("algorithm=SHA-256"),
         "{auth}"
     );
+    // The first challenge, retransmitted, is ACKed again on its own branch.
+    h.feed(&reply(&inv, 401, "t1", challenge, ""));
+    let (sent, _, _) = h.drain();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        (sent[0].method(), sent[0].branch()),
+        (Some("ACK"), inv.branch())
+    );
     // A second challenge is a failure, not a loop.
     h.feed(&reply(again, 401, "t2", challenge, ""));
     let (_, _, dials) = h.drain();

@@ -182,7 +182,6 @@ impl SipCore {
             local_sdp: None,
             announced: true,
             bye_after_ack: false,
-            ended: None,
             bye: None,
             dialling: None,
             reap_at: None,
