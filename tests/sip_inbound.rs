@@ -171,3 +171,27 @@ async fn shutdown_hangs_up_calls_in_progress() {
     assert_eq!(ended(&mut rx).await, (call, EndReason::Shutdown));
     sipp.expect_success().await;
 }
+
+#[tokio::test]
+async fn reinvite_hold_and_resume_are_answered_and_reported() {
+    let p = ports(10);
+    let (ep, mut rx) = engine(p, 10, no_trunk()).await;
+    let sipp = sipp_uac("uac_hold.xml", p, OUR_NUMBER, &[]);
+    let call = incoming(&mut rx, p).await;
+    ep.answer(call, local_rtp(p)).await.unwrap();
+    for expect_hold in [true, false] {
+        match next_event(&mut rx, "MediaChanged").await {
+            SipEvent::MediaChanged {
+                call: c,
+                media,
+                on_hold,
+            } => {
+                assert_eq!((c, on_hold), (call, expect_hold));
+                assert_eq!(media.remote_rtp.port(), p.media);
+            }
+            other => panic!("expected MediaChanged, got {other:?}"),
+        }
+    }
+    assert_eq!(ended(&mut rx).await, (call, EndReason::RemoteHangup));
+    sipp.expect_success().await;
+}

@@ -523,6 +523,42 @@ fn refresh_reinvite_without_change_keeps_the_sdp_version() {
         "unchanged session keeps version 1: {body}"
     );
     assert!(events.is_empty(), "no media change on a refresh");
+    // The same offer again (a refresh with SDP) is no change either.
+    h.feed(&h_ack(&tag, "c21", 2));
+    let extra = "Content-Type: application/sdp\r\n";
+    h.feed(&request("INVITE", "c21", 3, Some(&tag), extra, OFFER));
+    let (sent, events, _) = h.drain();
+    assert_eq!(status(&sent[0]), 200);
+    assert!(events.is_empty(), "{events:?}");
+}
+
+#[test]
+fn answer_in_the_ack_of_an_offerless_reinvite_moves_media() {
+    let mut h = harness(10);
+    let (call, tag) = h.established("c22");
+    h.drain();
+    h.feed(&request("INVITE", "c22", 2, Some(&tag), "", ""));
+    h.drain();
+    let moved = OFFER.replace("m=audio 6000", "m=audio 6100");
+    let extra = "Content-Type: application/sdp\r\n";
+    h.feed(&request("ACK", "c22", 2, Some(&tag), extra, &moved));
+    let (_, events, _) = h.drain();
+    match &events[..] {
+        [
+            SipEvent::MediaChanged {
+                call: c,
+                media,
+                on_hold: false,
+            },
+        ] => {
+            assert_eq!((*c, media.remote_rtp.port()), (call, 6100));
+        }
+        other => panic!("{other:?}"),
+    }
+}
+
+fn h_ack(tag: &str, call_id: &str, cseq: u32) -> String {
+    request("ACK", call_id, cseq, Some(tag), "", "")
 }
 
 #[test]

@@ -132,6 +132,8 @@ pub(crate) struct Dialog {
     pub origin: SdpOrigin,
     /// The last SDP we sent in this session, to tell a change (new o= version) from a refresh.
     pub local_sdp: Option<String>,
+    /// The peer has put the call on hold (its last offer was sendonly/inactive).
+    pub on_hold: bool,
     /// The glue knows this call (IncomingCall or Answered sent) and gets CallEnded.
     pub announced: bool,
     /// We hung up while our 200 awaited its ACK: the BYE waits for the ACK.

@@ -130,11 +130,17 @@ impl SipCore {
                 Ok((m, offer)) => {
                     let dir = offer.direction.answer();
                     let on_hold = offer.is_hold();
-                    self.emit(SipEvent::MediaChanged {
-                        call,
-                        media: m.clone(),
-                        on_hold,
-                    });
+                    // A refresh repeating the same session changes nothing for media.
+                    if d.media.as_ref() != Some(&m) || d.on_hold != on_hold {
+                        self.emit(SipEvent::MediaChanged {
+                            call,
+                            media: m.clone(),
+                            on_hold,
+                        });
+                    }
+                    if let Some(d) = self.calls.get_mut(&call) {
+                        d.on_hold = on_hold;
+                    }
                     (m, dir)
                 }
                 Err(_) => {

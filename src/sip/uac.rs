@@ -90,6 +90,7 @@ impl SipCore {
             local_rtp: Some(req.local_rtp),
             origin,
             local_sdp: None,
+            on_hold: false,
             announced: false,
             bye_after_ack: false,
             bye: None,

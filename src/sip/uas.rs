@@ -180,6 +180,7 @@ impl SipCore {
             local_rtp: None,
             origin: SdpOrigin::new(rand::random::<u32>() as u64),
             local_sdp: None,
+            on_hold: false,
             announced: true,
             bye_after_ack: false,
             bye: None,
@@ -316,6 +317,27 @@ impl SipCore {
         }
         if acked_200 && std::mem::take(&mut d.bye_after_ack) {
             self.send_bye(now, call);
+        }
+        // The answer to our offer in a 200 to an offer-less re-INVITE rides on the ACK.
+        if acked_200 && !req.body.is_empty() {
+            let Ok(answer) = sdp::parse(&req.body) else {
+                return;
+            };
+            let (Ok(media), on_hold) = (answer.negotiate(), answer.is_hold()) else {
+                return;
+            };
+            let Some(d) = self.calls.get_mut(&call) else {
+                return;
+            };
+            if d.media.as_ref() != Some(&media) || d.on_hold != on_hold {
+                d.media = Some(media.clone());
+                d.on_hold = on_hold;
+                self.emit(SipEvent::MediaChanged {
+                    call,
+                    media,
+                    on_hold,
+                });
+            }
         }
     }
 
