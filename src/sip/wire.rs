@@ -264,6 +264,9 @@ pub enum StreamFrame {
     Incomplete,
     /// The framing cannot be recovered: close the connection (RFC 3261 §18.3).
     Invalid(&'static str),
+    /// The header section is whole but its Content-Length is unusable: answer 400
+    /// (the reader refuses it the same way), then close the connection.
+    BadLength(usize),
 }
 
 /// Largest header section we wait for on a stream before giving up on the peer.
@@ -296,7 +299,7 @@ pub fn stream_frame(buf: &[u8]) -> StreamFrame {
         if canonical(name.trim()) == "Content-Length" {
             match value.trim().parse::<usize>() {
                 Ok(n) if length.is_none_or(|l| l == n) => length = Some(n),
-                _ => return StreamFrame::Invalid("bad or conflicting Content-Length"),
+                _ => return StreamFrame::BadLength(end + 4),
             }
         }
     }
