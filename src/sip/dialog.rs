@@ -7,7 +7,7 @@ use std::time::{Duration, Instant};
 
 use super::api::DialRequest;
 use super::core::Peer;
-use super::sdp::SdpOrigin;
+use super::sdp::{AudioDescription, SdpOrigin};
 use super::wire::Message;
 use crate::call::NegotiatedMedia;
 
@@ -128,6 +128,8 @@ pub(crate) struct Dialog {
     /// Our last response to an in-dialog non-INVITE request: (CSeq, bytes), for retransmissions.
     pub last_response: Option<(u32, Vec<u8>)>,
     pub media: Option<NegotiatedMedia>,
+    /// The peer's last offer (its stream layout shapes our answer).
+    pub offer: Option<AudioDescription>,
     pub local_rtp: Option<SocketAddr>,
     pub origin: SdpOrigin,
     /// The last SDP we sent in this session, to tell a change (new o= version) from a refresh.

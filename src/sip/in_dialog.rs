@@ -119,12 +119,12 @@ impl SipCore {
             return;
         };
         let contact = [("Contact", d.contact.clone()), ("Allow", ALLOW.to_string())];
-        let (media, direction) = if req.body.is_empty() {
+        let (media, direction, offer) = if req.body.is_empty() {
             // No offer (a refresh): we offer what we have; the ACK carries the answer.
             let Some(m) = d.media.clone() else {
                 return;
             };
-            (m, Direction::SendRecv)
+            (m, Direction::SendRecv, None)
         } else {
             match sdp::parse(&req.body).and_then(|o| Ok((o.negotiate()?, o))) {
                 Ok((m, offer)) => {
@@ -141,7 +141,7 @@ impl SipCore {
                     if let Some(d) = self.calls.get_mut(&call) {
                         d.on_hold = on_hold;
                     }
-                    (m, dir)
+                    (m, dir, Some(offer))
                 }
                 Err(_) => {
                     self.respond(from, &req, 488, None, &[], None);
@@ -153,11 +153,14 @@ impl SipCore {
             return;
         };
         d.media = Some(media.clone());
-        let mut body = sdp::answer(&media, local_rtp, d.origin, direction);
+        let mut body = sdp::answer(offer.as_ref(), &media, local_rtp, d.origin, direction);
         if d.local_sdp.as_ref() != Some(&body) {
             // Something changed: a new version of our description (RFC 3264 §8).
             d.origin = d.origin.next();
-            body = sdp::answer(&media, local_rtp, d.origin, direction);
+            body = sdp::answer(offer.as_ref(), &media, local_rtp, d.origin, direction);
+        }
+        if offer.is_some() {
+            d.offer = offer;
         }
         d.local_sdp = Some(body.clone());
         let sdp_body = Body {

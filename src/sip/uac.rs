@@ -87,6 +87,7 @@ impl SipCore {
             final_response: None,
             last_response: None,
             media: None,
+            offer: None,
             local_rtp: Some(req.local_rtp),
             origin,
             local_sdp: None,

@@ -133,7 +133,8 @@ impl SipCore {
                 return;
             }
         };
-        let media = match media.negotiate() {
+        let offer = media;
+        let media = match offer.negotiate() {
             Ok(m) => m,
             Err(_) => {
                 self.respond(from, &req, 488, Some(&reject_tag), &[], None);
@@ -177,6 +178,7 @@ impl SipCore {
             final_response: None,
             last_response: None,
             media: Some(media.clone()),
+            offer: Some(offer),
             local_rtp: None,
             origin: SdpOrigin::new(rand::random::<u32>() as u64),
             local_sdp: None,
@@ -258,7 +260,13 @@ impl SipCore {
             return;
         };
         d.local_rtp = Some(local_rtp);
-        let body = sdp::answer(&media, local_rtp, d.origin, Direction::SendRecv);
+        let body = sdp::answer(
+            d.offer.as_ref(),
+            &media,
+            local_rtp,
+            d.origin,
+            Direction::SendRecv,
+        );
         d.local_sdp = Some(body.clone());
         d.phase = Phase::Answered;
         let (peer, tag, contact) = (d.peer, d.local_tag.clone(), d.contact.clone());
