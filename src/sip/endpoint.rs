@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
-use super::api::{CallRef, DialOutcome, DialRequest, RejectReason, SipEvent};
+use super::api::{CallRef, DialOutcome, DialRequest, DialResult, RejectReason, SipEvent};
 use super::core::{Command, CoreConfig, Output, Peer, SipCore, TransportKind, TrunkTarget};
 use super::limits::{Counter, SipCounters, SipCountersSnapshot};
 use super::transport;
@@ -309,8 +309,16 @@ impl CoreTask {
                     }
                 }
                 Output::Dialled(outcome) => {
-                    if let Some(reply) = self.dials.remove(&outcome.call) {
-                        let _ = reply.send(outcome);
+                    let call = outcome.call;
+                    let answered = matches!(outcome.result, DialResult::Answered(_));
+                    let delivered = self
+                        .dials
+                        .remove(&call)
+                        .is_some_and(|reply| reply.send(outcome).is_ok());
+                    if answered && !delivered {
+                        // Nobody awaits this dial any more: do not leave the call up.
+                        self.core
+                            .handle_command(Instant::now(), Command::Hangup { call });
                     }
                 }
             }
