@@ -145,7 +145,53 @@ pub(crate) struct Dialog {
     pub reap_at: Option<Instant>,
 }
 
+/// What identifies a new call's dialog; everything else starts empty.
+pub(crate) struct DialogStart {
+    pub role: Role,
+    pub phase: Phase,
+    pub peer: Peer,
+    pub call_id: String,
+    pub local_tag: String,
+    pub local_header: String,
+    pub remote_header: String,
+    pub remote_target: String,
+    pub contact: String,
+    pub local_cseq: u32,
+}
+
 impl Dialog {
+    pub(crate) fn new(s: DialogStart) -> Self {
+        Self {
+            role: s.role,
+            phase: s.phase,
+            peer: s.peer,
+            call_id: s.call_id,
+            local_tag: s.local_tag,
+            local_header: s.local_header,
+            remote_header: s.remote_header,
+            remote_tag: None,
+            remote_target: s.remote_target,
+            route_set: Vec::new(),
+            local_cseq: s.local_cseq,
+            remote_cseq: 0,
+            contact: s.contact,
+            invite: None,
+            final_response: None,
+            last_response: None,
+            media: None,
+            offer: None,
+            local_rtp: None,
+            origin: SdpOrigin::new(u64::from(rand::random::<u32>())),
+            local_sdp: None,
+            on_hold: false,
+            announced: false,
+            bye_after_ack: false,
+            bye: None,
+            dialling: None,
+            reap_at: None,
+        }
+    }
+
     /// The earliest instant at which this call has something to do.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         let mut all = Vec::with_capacity(6);

@@ -9,7 +9,7 @@ use tracing::{debug, info};
 use super::api::{CallRef, DialOutcome, DialRequest, DialResult, EndReason};
 use super::auth::Challenge;
 use super::core::{SipCore, TransportKind, branch, next_hop, token};
-use super::dialog::{Dialling, Dialog, Phase, Retransmit, Role};
+use super::dialog::{Dialling, Dialog, DialogStart, Phase, Retransmit, Role};
 use super::fields::{is_dialable, name_addr_uri};
 use super::message::{ALLOW, Body, RequestParts, request};
 use super::sdp::{self, SdpOrigin};
@@ -69,7 +69,7 @@ impl SipCore {
         );
         info!(call = call.0, to = %mask_phone(&req.to), "SIP: dialling");
         let reliable = transport == TransportKind::Tcp;
-        let d = Dialog {
+        let mut d = Dialog::new(DialogStart {
             role: Role::Outbound,
             phase: Phase::Calling,
             peer: trunk.peer,
@@ -77,41 +77,27 @@ impl SipCore {
             local_tag,
             local_header,
             remote_header,
-            remote_tag: None,
             remote_target: invite_uri.clone(),
-            route_set: Vec::new(),
-            local_cseq: cseq,
-            remote_cseq: 0,
             contact,
-            invite: None,
-            final_response: None,
-            last_response: None,
-            media: None,
-            offer: None,
-            local_rtp: Some(req.local_rtp),
-            origin,
-            local_sdp: None,
-            on_hold: false,
-            announced: false,
-            bye_after_ack: false,
-            bye: None,
-            dialling: Some(Dialling {
-                request: req,
-                invite_uri,
-                invite_via: via,
-                invite_branch: b.clone(),
-                invite_cseq: cseq,
-                invite: Retransmit::new(bytes.clone(), now, reliable, None),
-                ring_deadline: now + ring_timeout,
-                reported: false,
-                auth_tried: false,
-                cancel_pending: false,
-                cancel: None,
-                ack: None,
-                challenged_ack: None,
-            }),
-            reap_at: None,
-        };
+            local_cseq: cseq,
+        });
+        d.origin = origin;
+        d.local_rtp = Some(req.local_rtp);
+        d.dialling = Some(Dialling {
+            request: req,
+            invite_uri,
+            invite_via: via,
+            invite_branch: b.clone(),
+            invite_cseq: cseq,
+            invite: Retransmit::new(bytes.clone(), now, reliable, None),
+            ring_deadline: now + ring_timeout,
+            reported: false,
+            auth_tried: false,
+            cancel_pending: false,
+            cancel: None,
+            ack: None,
+            challenged_ack: None,
+        });
         self.calls.insert(call, d);
         self.by_call_id.insert(call_id, call);
         self.client_tx.insert(b, call);

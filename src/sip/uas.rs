@@ -9,11 +9,11 @@ use tracing::info;
 
 use super::api::{CallRef, EndReason, SipEvent};
 use super::core::{Peer, RETRY_AFTER_SECS, SipCore, TransportKind, stateless_tag, token};
-use super::dialog::{Dialog, Phase, Retransmit, T2};
+use super::dialog::{Dialog, DialogStart, Phase, Retransmit, Role, T2};
 use super::fields::{name_addr_uri, national_number, uri_scheme, uri_user};
 use super::limits::Counter;
 use super::message::{ALLOW, Body};
-use super::sdp::{self, Direction, SdpOrigin};
+use super::sdp::{self, Direction};
 use super::wire::{Message, StartLine};
 use crate::privacy::mask_phone;
 
@@ -156,39 +156,29 @@ impl SipCore {
             .unwrap_or_default()
             .to_string();
         let contact = self.contact(&callee, from.transport);
-        let d = Dialog {
-            role: super::dialog::Role::Inbound,
+        let mut d = Dialog::new(DialogStart {
+            role: Role::Inbound,
             phase: Phase::Ringing,
             peer: from,
             call_id: call_id.clone(),
+            local_tag: local_tag.clone(),
             local_header: format!("{};tag={local_tag}", req.header("To").unwrap_or_default()),
             remote_header: req.header("From").unwrap_or_default().to_string(),
-            remote_tag: req.tag("From").map(str::to_string),
-            local_tag: local_tag.clone(),
             remote_target,
-            route_set: req
-                .header_values("Record-Route")
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-            local_cseq: rand_cseq(),
-            remote_cseq: req.cseq().map_or(0, |c| c.0),
             contact: contact.clone(),
-            invite: Some(req.clone()),
-            final_response: None,
-            last_response: None,
-            media: Some(media.clone()),
-            offer: Some(offer),
-            local_rtp: None,
-            origin: SdpOrigin::new(rand::random::<u32>() as u64),
-            local_sdp: None,
-            on_hold: false,
-            announced: true,
-            bye_after_ack: false,
-            bye: None,
-            dialling: None,
-            reap_at: None,
-        };
+            local_cseq: u32::from(rand::random::<u16>()) + 1,
+        });
+        d.remote_tag = req.tag("From").map(str::to_string);
+        d.route_set = req
+            .header_values("Record-Route")
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        d.remote_cseq = req.cseq().map_or(0, |c| c.0);
+        d.invite = Some(req.clone());
+        d.media = Some(media.clone());
+        d.offer = Some(offer);
+        d.announced = true;
         self.calls.insert(call, d);
         self.by_call_id.insert(call_id.clone(), call);
         self.active += 1;
@@ -413,8 +403,4 @@ fn session_timer(invite: &Message) -> Vec<(&'static str, String)> {
         ("Session-Expires", format!("{interval};refresher=uac")),
         ("Require", "timer".to_string()),
     ]
-}
-
-fn rand_cseq() -> u32 {
-    rand::random::<u16>() as u32 + 1
 }
