@@ -238,6 +238,11 @@ fn cancel_before_answer_gets_487() {
         }]
     );
     assert_eq!(h.core.active_calls(), 0);
+    // A retransmitted CANCEL gets its 200 again, and nothing else happens.
+    h.feed(&cancel);
+    let (sent, events, _) = h.drain();
+    assert_eq!(sent.iter().map(status).collect::<Vec<_>>(), vec![200]);
+    assert!(events.is_empty());
     // Answering afterwards does nothing.
     h.core.handle_command(
         h.now,

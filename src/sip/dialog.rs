@@ -123,6 +123,8 @@ pub(crate) struct Dialog {
     pub contact: String,
     /// Inbound: the INVITE (or re-INVITE) whose final response is in `final_response`.
     pub invite: Option<Message>,
+    /// Inbound: the branch of the initial INVITE, which a CANCEL must carry.
+    pub invite_branch: Option<String>,
     /// Our final response to the current INVITE, resent until ACKed.
     pub final_response: Option<Retransmit>,
     /// Our last response to an in-dialog non-INVITE request: (CSeq, bytes), for retransmissions.
@@ -176,6 +178,7 @@ impl Dialog {
             remote_cseq: 0,
             contact: s.contact,
             invite: None,
+            invite_branch: None,
             final_response: None,
             last_response: None,
             media: None,

@@ -175,6 +175,7 @@ impl SipCore {
             .map(|s| s.to_string())
             .collect();
         d.remote_cseq = req.cseq().map_or(0, |c| c.0);
+        d.invite_branch = req.branch().map(str::to_string);
         d.invite = Some(req.clone());
         d.media = Some(media.clone());
         d.offer = Some(offer);
@@ -344,7 +345,7 @@ impl SipCore {
         let matching = found.filter(|call| {
             self.calls
                 .get(call)
-                .is_some_and(|d| d.invite.as_ref().and_then(Message::branch) == req.branch())
+                .is_some_and(|d| d.invite_branch.as_deref() == req.branch())
         });
         let Some(call) = matching else {
             self.respond(from, req, 481, Some(&stateless_tag(req)), &[], None);
