@@ -93,6 +93,11 @@ pub fn sipp_uas(scenario_file: &str, p: Ports) -> Sipp {
     spawn(scenario_file, p, &[])
 }
 
+/// sipp answering the engine's calls over TCP.
+pub fn sipp_uas_tcp(scenario_file: &str, p: Ports) -> Sipp {
+    spawn(scenario_file, p, &["-t", "t1"])
+}
+
 /// sipp placing `calls` calls at `rate` per second (load; only errors are traced).
 pub fn sipp_load(scenario_file: &str, p: Ports, service: &str, rate: u32, calls: u32) -> Sipp {
     let (rate, calls, limit) = (rate.to_string(), calls.to_string(), (rate * 4).to_string());
