@@ -255,6 +255,25 @@ fn cancel_before_answer_gets_487() {
 }
 
 #[test]
+fn call_the_glue_never_answers_gets_480_after_a_minute() {
+    let mut h = harness(1);
+    let call = h.ring("c4b");
+    h.advance(Duration::from_secs(59));
+    assert!(h.drain().0.is_empty());
+    h.advance(Duration::from_secs(1));
+    let (sent, events, _) = h.drain();
+    assert_eq!(sent.iter().map(status).collect::<Vec<_>>(), vec![480]);
+    assert_eq!(
+        events,
+        vec![SipEvent::CallEnded {
+            call,
+            reason: EndReason::LocalHangup
+        }]
+    );
+    assert_eq!(h.core.active_calls(), 0, "the slot is free again");
+}
+
+#[test]
 fn unknown_number_gets_404() {
     let mut h = harness(10);
     h.feed(&invite("c5").replace("INVITE sip:05031980214@", "INVITE sip:0120999999@"));

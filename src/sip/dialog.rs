@@ -15,6 +15,8 @@ use crate::call::NegotiatedMedia;
 pub(crate) const T1: Duration = Duration::from_millis(500);
 /// RFC 3261 timer T2 (cap for non-INVITE and 2xx retransmissions).
 pub(crate) const T2: Duration = Duration::from_secs(4);
+/// How long an inbound call may ring before we give up on the glue answering it.
+pub(crate) const ANSWER_DEADLINE: Duration = Duration::from_secs(60);
 /// 64·T1: how long a transaction may go unanswered.
 pub(crate) const TIMEOUT_64T1: Duration = Duration::from_secs(32);
 
@@ -123,6 +125,9 @@ pub(crate) struct Dialog {
     pub contact: String,
     /// Inbound: the INVITE (or re-INVITE) whose final response is in `final_response`.
     pub invite: Option<Message>,
+    /// Inbound: a call the glue neither answers nor rejects by then gets 480, so a
+    /// stuck glue cannot hold a call slot for ever.
+    pub answer_by: Option<Instant>,
     /// Inbound: the branch of the initial INVITE, which a CANCEL must carry.
     pub invite_branch: Option<String>,
     /// Our final response to the current INVITE, resent until ACKed.
@@ -179,6 +184,7 @@ impl Dialog {
             contact: s.contact,
             invite: None,
             invite_branch: None,
+            answer_by: None,
             final_response: None,
             last_response: None,
             media: None,
@@ -201,6 +207,9 @@ impl Dialog {
         all.extend(self.final_response.as_ref().map(Retransmit::deadline));
         all.extend(self.bye.as_ref().map(|(_, r)| r.deadline()));
         all.extend(self.reap_at);
+        if self.phase == Phase::Ringing {
+            all.extend(self.answer_by);
+        }
         if let Some(d) = &self.dialling {
             if matches!(self.phase, Phase::Calling | Phase::Proceeding) {
                 all.push(d.invite.deadline());

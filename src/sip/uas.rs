@@ -9,7 +9,7 @@ use tracing::info;
 
 use super::api::{CallRef, EndReason, SipEvent};
 use super::core::{Peer, RETRY_AFTER_SECS, SipCore, TransportKind, stateless_tag, token};
-use super::dialog::{Dialog, DialogStart, Phase, Retransmit, Role, T2};
+use super::dialog::{ANSWER_DEADLINE, Dialog, DialogStart, Phase, Retransmit, Role, T2};
 use super::fields::{name_addr_uri, national_number, uri_scheme, uri_user};
 use super::limits::Counter;
 use super::message::{ALLOW, Body};
@@ -86,7 +86,7 @@ impl SipCore {
             return self.on_in_dialog(now, from, req);
         }
         match method.as_str() {
-            "INVITE" => self.on_invite(from, req),
+            "INVITE" => self.on_invite(now, from, req),
             "OPTIONS" => {
                 let extra = [
                     ("Allow", ALLOW.to_string()),
@@ -101,7 +101,7 @@ impl SipCore {
         }
     }
 
-    fn on_invite(&mut self, from: Peer, req: Message) {
+    fn on_invite(&mut self, now: Instant, from: Peer, req: Message) {
         let call_id = req.call_id().unwrap_or_default().to_string();
         if let Some(call) = self.by_call_id.get(&call_id).copied() {
             return self.resend_invite_response(from, call, &req);
@@ -176,6 +176,7 @@ impl SipCore {
             .collect();
         d.remote_cseq = req.cseq().map_or(0, |c| c.0);
         d.invite_branch = req.branch().map(str::to_string);
+        d.answer_by = Some(now + ANSWER_DEADLINE);
         d.invite = Some(req.clone());
         d.media = Some(media.clone());
         d.offer = Some(offer);
@@ -183,6 +184,7 @@ impl SipCore {
         self.calls.insert(call, d);
         self.by_call_id.insert(call_id.clone(), call);
         self.active += 1;
+        self.schedule(call);
         self.respond(from, &req, 100, None, &[], None);
         self.respond(
             from,
@@ -364,6 +366,10 @@ impl SipCore {
         let Some(d) = self.calls.get_mut(&call) else {
             return;
         };
+        if d.phase == Phase::Ringing && d.answer_by.is_some_and(|t| now >= t) {
+            info!(call = call.0, "SIP: the glue never answered; 480");
+            return self.reject(now, call, 480);
+        }
         let Some(r) = d.final_response.as_mut() else {
             return;
         };
