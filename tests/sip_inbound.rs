@@ -158,3 +158,89 @@ async fn info_dtmf_relay_digit_is_delivered() {
     assert_eq!(ended(&mut rx).await, (call, EndReason::RemoteHangup));
     sipp.expect_success().await;
 }
+
+#[tokio::test]
+async fn shutdown_hangs_up_calls_in_progress() {
+    let p = ports(9);
+    let (ep, mut rx) = engine(p, 10, no_trunk()).await;
+    let sipp = sipp_uac("uac_wait_bye.xml", p, OUR_NUMBER, &[]);
+    let call = incoming(&mut rx, p).await;
+    ep.answer(call, local_rtp(p)).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    ep.shutdown().await;
+    assert_eq!(ended(&mut rx).await, (call, EndReason::Shutdown));
+    sipp.expect_success().await;
+}
+
+#[tokio::test]
+async fn reinvite_hold_and_resume_are_answered_and_reported() {
+    let p = ports(10);
+    let (ep, mut rx) = engine(p, 10, no_trunk()).await;
+    let sipp = sipp_uac("uac_hold.xml", p, OUR_NUMBER, &[]);
+    let call = incoming(&mut rx, p).await;
+    ep.answer(call, local_rtp(p)).await.unwrap();
+    for expect_hold in [true, false] {
+        match next_event(&mut rx, "MediaChanged").await {
+            SipEvent::MediaChanged {
+                call: c,
+                media,
+                on_hold,
+            } => {
+                assert_eq!((c, on_hold), (call, expect_hold));
+                assert_eq!(media.remote_rtp.port(), p.media);
+            }
+            other => panic!("expected MediaChanged, got {other:?}"),
+        }
+    }
+    assert_eq!(ended(&mut rx).await, (call, EndReason::RemoteHangup));
+    sipp.expect_success().await;
+}
+
+#[tokio::test]
+async fn torture_and_garbage_do_not_stop_the_transports() {
+    let p = ports(11);
+    let (ep, _rx) = engine(p, 10, no_trunk()).await;
+    let target = std::net::SocketAddr::from(([127, 0, 0, 1], p.engine));
+    let dir = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("tests/data/sip-torture");
+    let udp = tokio::net::UdpSocket::bind("127.0.0.1:0").await.unwrap();
+    let mut sent = 0;
+    for entry in std::fs::read_dir(&dir).unwrap() {
+        let path = entry.unwrap().path();
+        if path.extension().is_some_and(|e| e == "dat") {
+            udp.send_to(&std::fs::read(&path).unwrap(), target)
+                .await
+                .unwrap();
+            sent += 1;
+        }
+    }
+    udp.send_to(b"\x00\x01\x02 garbage", target).await.unwrap();
+    // Over TCP: a negative Content-Length makes the stream unframeable.
+    let mut tcp = tokio::net::TcpStream::connect(target).await.unwrap();
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    tcp.write_all(&std::fs::read(dir.join("ncl.dat")).unwrap())
+        .await
+        .unwrap();
+    // It gets its 400, then the connection is closed.
+    let mut answer = Vec::new();
+    let read = tokio::time::timeout(Duration::from_secs(5), tcp.read_to_end(&mut answer)).await;
+    assert!(read.is_ok(), "connection with broken framing closed");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("SIP/2.0 400 "), "{answer}");
+    // Both transports still answer.
+    sipp_uac("uac_options.xml", p, OUR_NUMBER, &[])
+        .expect_success()
+        .await;
+    let p_tcp = Ports {
+        sipp: p.sipp + 5,
+        media: p.media + 5,
+        control: p.control + 5,
+        ..p
+    };
+    sipp_uac("uac_options.xml", p_tcp, OUR_NUMBER, &["-t", "t1"])
+        .expect_success()
+        .await;
+    let c = ep.counters();
+    assert!(sent >= 49, "all torture files sent ({sent})");
+    assert!(c.bad_request_sent >= 10, "{c:?}");
+    assert!(c.malformed_dropped >= 3, "{c:?}");
+}

@@ -103,3 +103,21 @@ async fn registration_with_digest_is_refreshed_before_expiry() {
     sipp.expect_success().await;
     assert_eq!(ep.counters().register_failures, 0);
 }
+
+#[tokio::test]
+async fn outbound_call_over_tcp_trunk() {
+    let p = ports(25);
+    let sipp = sipp_uas_tcp("uas_answer.xml", p);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let mut trunk = trunk_to_sipp(p);
+    trunk.uri.push_str(";transport=tcp");
+    let (ep, mut rx) = engine(p, 10, trunk).await;
+    let outcome = dial(&ep, request(p, None)).await;
+    assert!(
+        matches!(outcome.result, DialResult::Answered(_)),
+        "{outcome:?}"
+    );
+    ep.hangup(outcome.call).await.unwrap();
+    next_event(&mut rx, "CallEnded").await;
+    sipp.expect_success().await;
+}

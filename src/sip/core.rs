@@ -292,8 +292,11 @@ impl SipCore {
             return;
         }
         d.phase = Phase::Ended;
-        d.ended = Some(reason);
         d.reap_at = Some(now + TIMEOUT_64T1);
+        // Only what answers retransmissions is kept for the 64·T1 that follow.
+        d.invite = None;
+        d.offer = None;
+        d.local_sdp = None;
         let announced = d.announced;
         self.active = self.active.saturating_sub(1);
         if announced {

@@ -238,6 +238,11 @@ fn cancel_before_answer_gets_487() {
         }]
     );
     assert_eq!(h.core.active_calls(), 0);
+    // A retransmitted CANCEL gets its 200 again, and nothing else happens.
+    h.feed(&cancel);
+    let (sent, events, _) = h.drain();
+    assert_eq!(sent.iter().map(status).collect::<Vec<_>>(), vec![200]);
+    assert!(events.is_empty());
     // Answering afterwards does nothing.
     h.core.handle_command(
         h.now,
@@ -247,6 +252,25 @@ fn cancel_before_answer_gets_487() {
         },
     );
     assert!(h.drain().0.is_empty());
+}
+
+#[test]
+fn call_the_glue_never_answers_gets_480_after_a_minute() {
+    let mut h = harness(1);
+    let call = h.ring("c4b");
+    h.advance(Duration::from_secs(59));
+    assert!(h.drain().0.is_empty());
+    h.advance(Duration::from_secs(1));
+    let (sent, events, _) = h.drain();
+    assert_eq!(sent.iter().map(status).collect::<Vec<_>>(), vec![480]);
+    assert_eq!(
+        events,
+        vec![SipEvent::CallEnded {
+            call,
+            reason: EndReason::LocalHangup
+        }]
+    );
+    assert_eq!(h.core.active_calls(), 0, "the slot is free again");
 }
 
 #[test]
@@ -320,107 +344,6 @@ fn offer_without_g711_gets_488() {
 }
 
 #[test]
-fn bye_from_peer_ends_call_once_even_if_retransmitted() {
-    let mut h = harness(10);
-    let (call, tag) = h.established("c9");
-    h.drain();
-    let bye = request("BYE", "c9", 2, Some(&tag), "", "");
-    h.feed(&bye);
-    h.feed(&bye);
-    let (sent, events, _) = h.drain();
-    assert_eq!(sent.iter().map(status).collect::<Vec<_>>(), vec![200, 200]);
-    assert_eq!(
-        events,
-        vec![SipEvent::CallEnded {
-            call,
-            reason: EndReason::RemoteHangup
-        }]
-    );
-    // The call is forgotten 64·T1 later; then a BYE gets 481.
-    h.advance(Duration::from_secs(33));
-    h.feed(&request("BYE", "c9", 3, Some(&tag), "", ""));
-    assert_eq!(h.codes(), vec![481]);
-}
-
-#[test]
-fn hangup_sends_bye_in_the_dialog() {
-    let mut h = harness(10);
-    let (call, tag) = h.established("c10");
-    h.drain();
-    h.core.handle_command(h.now, Command::Hangup { call });
-    let (sent, events, _) = h.drain();
-    let bye = &sent[0];
-    assert_eq!(bye.method(), Some("BYE"));
-    assert_eq!(bye.tag("From"), Some(tag.as_str()));
-    assert_eq!(bye.tag("To"), Some("caller"));
-    assert_eq!(bye.call_id(), Some("c10"));
-    assert_eq!(
-        events,
-        vec![SipEvent::CallEnded {
-            call,
-            reason: EndReason::LocalHangup
-        }]
-    );
-}
-
-#[test]
-fn info_dtmf_relay_delivers_one_digit_per_request() {
-    let mut h = harness(10);
-    let (call, tag) = h.established("c11");
-    h.drain();
-    let info = request(
-        "INFO",
-        "c11",
-        2,
-        Some(&tag),
-        "Content-Type: application/dtmf-relay\r\n",
-        "Signal=5\r\nDuration=160\r\n",
-    );
-    h.feed(&info);
-    h.feed(&info); // retransmission
-    let (sent, events, _) = h.drain();
-    assert_eq!(sent.iter().map(status).collect::<Vec<_>>(), vec![200, 200]);
-    let digit = crate::call::Digit {
-        key: '5',
-        source: DigitSource::SipInfo,
-    };
-    assert_eq!(events, vec![SipEvent::Digit { call, digit }]);
-}
-
-#[test]
-fn reinvite_hold_is_answered_recvonly_and_reported() {
-    let mut h = harness(10);
-    let (call, tag) = h.established("c12");
-    h.drain();
-    let held = OFFER.replace("101\r\n", "101\r\na=sendonly\r\n");
-    h.feed(&request(
-        "INVITE",
-        "c12",
-        2,
-        Some(&tag),
-        "Content-Type: application/sdp\r\n",
-        &held,
-    ));
-    let (sent, events, _) = h.drain();
-    assert_eq!(status(&sent[0]), 200);
-    let body = String::from_utf8(sent[0].body.clone()).unwrap();
-    assert!(body.contains("a=recvonly"), "{body}");
-    assert!(
-        body.contains(" 2 IN IP4"),
-        "session version must rise: {body}"
-    );
-    assert!(
-        matches!(&events[..], [SipEvent::MediaChanged { call: c, on_hold: true, .. }] if *c == call)
-    );
-    h.feed(&request("ACK", "c12", 2, Some(&tag), "", ""));
-    h.advance(Duration::from_secs(1));
-    assert!(
-        h.drain().0.is_empty(),
-        "ACKed re-INVITE answer is not resent"
-    );
-}
-
-#[test]
 fn methods_we_lack_get_405_or_501_with_allow() {
     let mut h = harness(10);
     h.feed(&request("REGISTER", "c13", 1, None, "", ""));
@@ -447,5 +370,7 @@ fn malformed_request_gets_400_and_garbage_is_counted() {
     assert_eq!((c.bad_request_sent, c.malformed_dropped), (1, 1));
 }
 
+#[path = "in_dialog_tests.rs"]
+mod in_dialog;
 #[path = "uac_tests.rs"]
 mod outbound;

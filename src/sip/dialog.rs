@@ -5,9 +5,9 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use super::api::{DialRequest, EndReason};
+use super::api::DialRequest;
 use super::core::Peer;
-use super::sdp::SdpOrigin;
+use super::sdp::{AudioDescription, SdpOrigin};
 use super::wire::Message;
 use crate::call::NegotiatedMedia;
 
@@ -15,6 +15,8 @@ use crate::call::NegotiatedMedia;
 pub(crate) const T1: Duration = Duration::from_millis(500);
 /// RFC 3261 timer T2 (cap for non-INVITE and 2xx retransmissions).
 pub(crate) const T2: Duration = Duration::from_secs(4);
+/// How long an inbound call may ring before we give up on the glue answering it.
+pub(crate) const ANSWER_DEADLINE: Duration = Duration::from_secs(60);
 /// 64·T1: how long a transaction may go unanswered.
 pub(crate) const TIMEOUT_64T1: Duration = Duration::from_secs(32);
 
@@ -99,6 +101,8 @@ pub(crate) struct Dialling {
     pub cancel: Option<Retransmit>,
     /// The ACK for a final response, resent when the response is retransmitted.
     pub ack: Option<Vec<u8>>,
+    /// The ACK of the challenged INVITE (its branch), for retransmitted 401/407s.
+    pub challenged_ack: Option<(String, Vec<u8>)>,
 }
 
 #[derive(Debug)]
@@ -121,28 +125,91 @@ pub(crate) struct Dialog {
     pub contact: String,
     /// Inbound: the INVITE (or re-INVITE) whose final response is in `final_response`.
     pub invite: Option<Message>,
+    /// Inbound: a call the glue neither answers nor rejects by then gets 480, so a
+    /// stuck glue cannot hold a call slot for ever.
+    pub answer_by: Option<Instant>,
+    /// Inbound: the branch of the initial INVITE, which a CANCEL must carry.
+    pub invite_branch: Option<String>,
     /// Our final response to the current INVITE, resent until ACKed.
     pub final_response: Option<Retransmit>,
     /// Our last response to an in-dialog non-INVITE request: (CSeq, bytes), for retransmissions.
     pub last_response: Option<(u32, Vec<u8>)>,
     pub media: Option<NegotiatedMedia>,
+    /// The peer's last offer (its stream layout shapes our answer).
+    pub offer: Option<AudioDescription>,
     pub local_rtp: Option<SocketAddr>,
     pub origin: SdpOrigin,
+    /// The last SDP we sent in this session, to tell a change (new o= version) from a refresh.
+    pub local_sdp: Option<String>,
+    /// The peer has put the call on hold (its last offer was sendonly/inactive).
+    pub on_hold: bool,
     /// The glue knows this call (IncomingCall or Answered sent) and gets CallEnded.
     pub announced: bool,
-    pub ended: Option<EndReason>,
+    /// We hung up while our 200 awaited its ACK: the BYE waits for the ACK.
+    pub bye_after_ack: bool,
     pub bye: Option<(String, Retransmit)>,
     pub dialling: Option<Dialling>,
     pub reap_at: Option<Instant>,
 }
 
+/// What identifies a new call's dialog; everything else starts empty.
+pub(crate) struct DialogStart {
+    pub role: Role,
+    pub phase: Phase,
+    pub peer: Peer,
+    pub call_id: String,
+    pub local_tag: String,
+    pub local_header: String,
+    pub remote_header: String,
+    pub remote_target: String,
+    pub contact: String,
+    pub local_cseq: u32,
+}
+
 impl Dialog {
+    pub(crate) fn new(s: DialogStart) -> Self {
+        Self {
+            role: s.role,
+            phase: s.phase,
+            peer: s.peer,
+            call_id: s.call_id,
+            local_tag: s.local_tag,
+            local_header: s.local_header,
+            remote_header: s.remote_header,
+            remote_tag: None,
+            remote_target: s.remote_target,
+            route_set: Vec::new(),
+            local_cseq: s.local_cseq,
+            remote_cseq: 0,
+            contact: s.contact,
+            invite: None,
+            invite_branch: None,
+            answer_by: None,
+            final_response: None,
+            last_response: None,
+            media: None,
+            offer: None,
+            local_rtp: None,
+            origin: SdpOrigin::new(u64::from(rand::random::<u32>())),
+            local_sdp: None,
+            on_hold: false,
+            announced: false,
+            bye_after_ack: false,
+            bye: None,
+            dialling: None,
+            reap_at: None,
+        }
+    }
+
     /// The earliest instant at which this call has something to do.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
         let mut all = Vec::with_capacity(6);
         all.extend(self.final_response.as_ref().map(Retransmit::deadline));
         all.extend(self.bye.as_ref().map(|(_, r)| r.deadline()));
         all.extend(self.reap_at);
+        if self.phase == Phase::Ringing {
+            all.extend(self.answer_by);
+        }
         if let Some(d) = &self.dialling {
             if matches!(self.phase, Phase::Calling | Phase::Proceeding) {
                 all.push(d.invite.deadline());

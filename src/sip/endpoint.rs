@@ -12,7 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
-use super::api::{CallRef, DialOutcome, DialRequest, RejectReason, SipEvent};
+use super::api::{CallRef, DialOutcome, DialRequest, DialResult, RejectReason, SipEvent};
 use super::core::{Command, CoreConfig, Output, Peer, SipCore, TransportKind, TrunkTarget};
 use super::limits::{Counter, SipCounters, SipCountersSnapshot};
 use super::transport;
@@ -52,6 +52,9 @@ pub(crate) enum Input {
     Dial {
         request: DialRequest,
         reply: oneshot::Sender<DialOutcome>,
+    },
+    Shutdown {
+        done: oneshot::Sender<()>,
     },
 }
 
@@ -162,8 +165,13 @@ impl SipEndpoint {
         self.counters.snapshot()
     }
 
-    /// Stops every task of this endpoint (calls are dropped without BYE).
-    pub fn shutdown(&self) {
+    /// Ends every call (BYE, CANCEL or 480; `CallEnded` with `Shutdown`), then stops
+    /// every task of this endpoint. Retransmissions of those BYEs are not waited for.
+    pub async fn shutdown(&self) {
+        let (done, finished) = oneshot::channel();
+        if self.inputs.send(Input::Shutdown { done }).await.is_ok() {
+            let _ = tokio::time::timeout(Duration::from_secs(1), finished).await;
+        }
         for t in self.tasks.iter() {
             t.abort();
         }
@@ -247,6 +255,12 @@ impl CoreTask {
             };
             tokio::select! {
                 input = self.inputs.recv() => match input {
+                    Some(Input::Shutdown { done }) => {
+                        self.core.shutdown(Instant::now());
+                        self.drain().await;
+                        let _ = done.send(());
+                        return;
+                    }
                     Some(input) => self.on_input(input),
                     None => return,
                 },
@@ -280,6 +294,7 @@ impl CoreTask {
                 self.counters.bump(Counter::MalformedDropped);
                 self.core.log_bad_input(now, peer, reason);
             }
+            Input::Shutdown { .. } => {} // handled in `run`
         }
     }
 
@@ -294,8 +309,16 @@ impl CoreTask {
                     }
                 }
                 Output::Dialled(outcome) => {
-                    if let Some(reply) = self.dials.remove(&outcome.call) {
-                        let _ = reply.send(outcome);
+                    let call = outcome.call;
+                    let answered = matches!(outcome.result, DialResult::Answered(_));
+                    let delivered = self
+                        .dials
+                        .remove(&call)
+                        .is_some_and(|reply| reply.send(outcome).is_ok());
+                    if answered && !delivered {
+                        // Nobody awaits this dial any more: do not leave the call up.
+                        self.core
+                            .handle_command(Instant::now(), Command::Hangup { call });
                     }
                 }
             }

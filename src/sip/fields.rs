@@ -106,6 +106,14 @@ pub fn national_number(user: &str) -> String {
     }
 }
 
+/// Whether a number (or user name) can go into a SIP URI user part as it is.
+pub fn is_dialable(user: &str) -> bool {
+    (1..=32).contains(&user.len())
+        && user
+            .bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"+-.*_".contains(&b))
+}
+
 /// URI scheme, lower-cased (`sip`, `sips`, `tel`, ...).
 pub fn uri_scheme(uri: &str) -> Option<String> {
     let (scheme, _) = uri.split_once(':')?;
@@ -144,5 +152,12 @@ mod tests {
         assert_eq!(national_number("+81-50-3198-0214;npdi"), "05031980214");
         assert_eq!(national_number("+12125551234"), "+12125551234");
         assert_eq!(national_number("anonymous"), "anonymous");
+    }
+
+    #[test]
+    fn only_safe_user_parts_are_dialable() {
+        assert!(is_dialable("09033334444") && is_dialable("+819033334444"));
+        assert!(!is_dialable("") && !is_dialable("090\r\nVia: x") && !is_dialable("a@b"));
+        assert!(!is_dialable(&"1".repeat(33)));
     }
 }

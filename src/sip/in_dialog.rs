@@ -48,8 +48,7 @@ impl SipCore {
             return self.send(from, bytes);
         }
         if cseq <= d.remote_cseq && d.remote_cseq != 0 {
-            let bytes = self.respond(from, &req, 500, None, &[], None);
-            let _ = bytes;
+            self.respond(from, &req, 500, None, &[], None);
             return;
         }
         d.remote_cseq = cseq;
@@ -120,23 +119,29 @@ impl SipCore {
             return;
         };
         let contact = [("Contact", d.contact.clone()), ("Allow", ALLOW.to_string())];
-        let (media, direction) = if req.body.is_empty() {
+        let (media, direction, offer) = if req.body.is_empty() {
             // No offer (a refresh): we offer what we have; the ACK carries the answer.
             let Some(m) = d.media.clone() else {
                 return;
             };
-            (m, Direction::SendRecv)
+            (m, Direction::SendRecv, None)
         } else {
             match sdp::parse(&req.body).and_then(|o| Ok((o.negotiate()?, o))) {
                 Ok((m, offer)) => {
                     let dir = offer.direction.answer();
                     let on_hold = offer.is_hold();
-                    self.emit(SipEvent::MediaChanged {
-                        call,
-                        media: m.clone(),
-                        on_hold,
-                    });
-                    (m, dir)
+                    // A refresh repeating the same session changes nothing for media.
+                    if d.media.as_ref() != Some(&m) || d.on_hold != on_hold {
+                        self.emit(SipEvent::MediaChanged {
+                            call,
+                            media: m.clone(),
+                            on_hold,
+                        });
+                    }
+                    if let Some(d) = self.calls.get_mut(&call) {
+                        d.on_hold = on_hold;
+                    }
+                    (m, dir, Some(offer))
                 }
                 Err(_) => {
                     self.respond(from, &req, 488, None, &[], None);
@@ -147,9 +152,17 @@ impl SipCore {
         let Some(d) = self.calls.get_mut(&call) else {
             return;
         };
-        d.origin = d.origin.next();
         d.media = Some(media.clone());
-        let body = sdp::answer(&media, local_rtp, d.origin, direction);
+        let mut body = sdp::answer(offer.as_ref(), &media, local_rtp, d.origin, direction);
+        if d.local_sdp.as_ref() != Some(&body) {
+            // Something changed: a new version of our description (RFC 3264 §8).
+            d.origin = d.origin.next();
+            body = sdp::answer(offer.as_ref(), &media, local_rtp, d.origin, direction);
+        }
+        if offer.is_some() {
+            d.offer = offer;
+        }
+        d.local_sdp = Some(body.clone());
         let sdp_body = Body {
             content_type: "application/sdp",
             bytes: body.as_bytes(),

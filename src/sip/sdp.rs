@@ -26,6 +26,9 @@ pub enum SdpError {
     /// Offer/answer failed: the caller gets 488 Not Acceptable Here.
     #[error("no codec in common (we speak PCMU and PCMA)")]
     NoCommonCodec,
+    /// The audio stream is offered with port 0 (disabled): 488 as well.
+    #[error("the audio stream is disabled (port 0)")]
+    AudioDisabled,
 }
 
 /// Media direction (RFC 3264 §5.1); hold is signalled with sendonly or inactive.
@@ -69,6 +72,19 @@ pub struct AudioDescription {
     pub rtpmaps: Vec<(u8, String, u32)>,
     pub ptime_ms: Option<u32>,
     pub direction: Direction,
+    /// Every m= line of the description, in order; an answer has the same lines
+    /// (RFC 3264 §6), the ones we do not take with port 0.
+    pub streams: Vec<MediaLine>,
+    /// Which of `streams` is the audio stream described here.
+    pub audio_index: usize,
+}
+
+/// One m= line as offered: media kind, transport protocol and first format.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MediaLine {
+    pub kind: String,
+    pub proto: String,
+    pub format: String,
 }
 
 impl AudioDescription {
@@ -101,6 +117,9 @@ impl AudioDescription {
 
     /// Codec by the peer's preference, telephone-event on the peer's PT.
     pub fn negotiate(&self) -> Result<NegotiatedMedia, SdpError> {
+        if self.remote_rtp.port() == 0 {
+            return Err(SdpError::AudioDisabled);
+        }
         let codec = self
             .payload_types
             .iter()
@@ -130,7 +149,9 @@ pub fn parse(body: &[u8]) -> Result<AudioDescription, SdpError> {
     let mut media_dir: Option<Direction> = None;
     let mut rtpmaps = Vec::new();
     let mut ptime = None;
-    // Past the first audio stream's section, other m= sections are ignored.
+    let mut streams = Vec::new();
+    let mut audio_index = 0;
+    // Past the first audio stream's section, other m= sections are only listed.
     let mut section = Section::Session;
 
     for line in text.lines() {
@@ -139,20 +160,29 @@ pub fn parse(body: &[u8]) -> Result<AudioDescription, SdpError> {
             continue;
         };
         match (kind, &section) {
-            ("m", Section::Session | Section::Audio) if audio.is_some() => {
-                section = Section::Other;
-            }
-            ("m", Section::Session | Section::Other) => {
+            ("m", _) => {
                 let mut it = value.split_ascii_whitespace();
-                if it.next() == Some("audio") && audio.is_none() {
-                    let port = it
+                let kind = it.next().unwrap_or_default();
+                let port = it.next().unwrap_or_default();
+                let proto = it.next().unwrap_or_default();
+                let formats: Vec<&str> = it.collect();
+                streams.push(MediaLine {
+                    kind: kind.to_string(),
+                    proto: proto.to_string(),
+                    format: formats.first().copied().unwrap_or("0").to_string(),
+                });
+                if kind == "audio" && audio.is_none() {
+                    let port = port
+                        .split('/')
                         .next()
-                        .and_then(|p| p.split('/').next())
                         .and_then(|p| p.parse::<u16>().ok())
                         .ok_or_else(|| SdpError::Malformed(line.to_string()))?;
-                    let _proto = it.next();
-                    let pts = it.filter_map(|p| p.parse::<u8>().ok()).collect();
+                    let pts = formats
+                        .iter()
+                        .filter_map(|p| p.parse::<u8>().ok())
+                        .collect();
                     audio = Some((port, pts));
+                    audio_index = streams.len() - 1;
                     section = Section::Audio;
                 } else {
                     section = Section::Other;
@@ -187,6 +217,8 @@ pub fn parse(body: &[u8]) -> Result<AudioDescription, SdpError> {
         rtpmaps,
         ptime_ms: ptime,
         direction: media_dir.unwrap_or(session_dir),
+        streams,
+        audio_index,
     })
 }
 
@@ -250,8 +282,11 @@ impl SdpOrigin {
     }
 }
 
-/// Our answer: the negotiated codec plus telephone-event on the peer's payload type.
+/// Our answer: the negotiated codec plus telephone-event on the peer's payload type,
+/// with every other stream of the `offer` refused (port 0) in its place. Without an
+/// offer (a refresh we answer with an offer of our own) only the audio stream is listed.
 pub fn answer(
+    offer: Option<&AudioDescription>,
     media: &NegotiatedMedia,
     local_rtp: SocketAddr,
     origin: SdpOrigin,
@@ -262,7 +297,14 @@ pub fn answer(
     if let Some(te) = media.telephone_event_pt {
         pts.push((te, "telephone-event/8000"));
     }
-    render(local_rtp, origin, &pts, direction)
+    let (before, after) = match offer {
+        Some(o) => {
+            let (b, a) = o.streams.split_at(o.audio_index.min(o.streams.len()));
+            (b, a.get(1..).unwrap_or(&[]))
+        }
+        None => (&[][..], &[][..]),
+    };
+    render(local_rtp, origin, &pts, direction, (before, after))
 }
 
 /// Our offer for outbound calls: PCMU, PCMA, telephone-event.
@@ -276,6 +318,7 @@ pub fn offer(local_rtp: SocketAddr, origin: SdpOrigin) -> String {
             (OFFER_TELEPHONE_EVENT_PT, "telephone-event/8000"),
         ],
         Direction::SendRecv,
+        (&[], &[]),
     )
 }
 
@@ -291,22 +334,30 @@ fn codec_name(codec: Codec) -> &'static str {
     }
 }
 
+/// Streams we refuse, before and after our audio stream.
+type Refused<'a> = (&'a [MediaLine], &'a [MediaLine]);
+
 fn render(
     local_rtp: SocketAddr,
     origin: SdpOrigin,
     pts: &[(u8, &str)],
     direction: Direction,
+    (before, after): Refused<'_>,
 ) -> String {
     let ip = local_rtp.ip();
     let family = if ip.is_ipv4() { "IP4" } else { "IP6" };
     let list: Vec<String> = pts.iter().map(|(pt, _)| pt.to_string()).collect();
+    let refuse = |m: &MediaLine| format!("m={} 0 {} {}\r\n", m.kind, m.proto, m.format);
     let mut sdp = format!(
-        "v=0\r\no=kenkocall {} {} IN {family} {ip}\r\ns=kenkocall\r\nc=IN {family} {ip}\r\nt=0 0\r\nm=audio {} RTP/AVP {}\r\n",
-        origin.session_id,
-        origin.version,
+        "v=0\r\no=kenkocall {} {} IN {family} {ip}\r\ns=kenkocall\r\nc=IN {family} {ip}\r\nt=0 0\r\n",
+        origin.session_id, origin.version,
+    );
+    before.iter().for_each(|m| sdp.push_str(&refuse(m)));
+    sdp.push_str(&format!(
+        "m=audio {} RTP/AVP {}\r\n",
         local_rtp.port(),
         list.join(" ")
-    );
+    ));
     for (pt, enc) in pts {
         sdp.push_str(&format!("a=rtpmap:{pt} {enc}\r\n"));
         if enc.starts_with("telephone-event") {
@@ -317,6 +368,7 @@ fn render(
         "a=ptime:{PTIME_MS}\r\na={}\r\n",
         direction.attribute()
     ));
+    after.iter().for_each(|m| sdp.push_str(&refuse(m)));
     sdp
 }
 

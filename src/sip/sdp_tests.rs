@@ -103,7 +103,7 @@ fn hold_by_inactive_or_zero_address() {
 fn answer_carries_our_address_codec_event_pt_and_ptime_20() {
     let offer = SIPP_OFFER.replace("101", "96");
     let m = parse(offer.as_bytes()).unwrap().negotiate().unwrap();
-    let sdp = answer(&m, local(), SdpOrigin::new(42), Direction::SendRecv);
+    let sdp = answer(None, &m, local(), SdpOrigin::new(42), Direction::SendRecv);
     assert!(sdp.contains("c=IN IP4 127.0.0.1\r\n"), "{sdp}");
     assert!(sdp.contains("m=audio 20000 RTP/AVP 0 96\r\n"), "{sdp}");
     assert!(
@@ -125,7 +125,7 @@ fn hold_answer_mirrors_direction_and_bumps_version() {
     assert_eq!(Direction::Inactive.answer(), Direction::Inactive);
     let m = parse(SIPP_OFFER.as_bytes()).unwrap().negotiate().unwrap();
     let o = SdpOrigin::new(7).next();
-    let sdp = answer(&m, local(), o, Direction::RecvOnly);
+    let sdp = answer(None, &m, local(), o, Direction::RecvOnly);
     assert!(sdp.contains("o=kenkocall 7 2 "), "{sdp}");
     assert!(sdp.contains("a=recvonly\r\n"), "{sdp}");
 }
@@ -146,4 +146,38 @@ a=rtpmap:8 PCMA/8000\r\na=rtpmap:101 telephone-event/8000\r\n";
     let m = read_answer(ans.as_bytes()).unwrap();
     assert_eq!(m.codec, Codec::Pcma);
     assert_eq!(m.remote_rtp.port(), 6100);
+}
+
+#[test]
+fn answer_keeps_every_offered_stream_refusing_all_but_audio() {
+    let offer = "v=0\r\nc=IN IP4 10.0.0.1\r\nm=video 9000 RTP/AVP 96\r\na=rtpmap:96 H264/90000\r\n\
+m=audio 7000 RTP/AVP 0\r\nm=application 9 UDP/BFCP *\r\n";
+    let d = parse(offer.as_bytes()).unwrap();
+    assert_eq!((d.streams.len(), d.audio_index), (3, 1));
+    let m = d.negotiate().unwrap();
+    let sdp = answer(
+        Some(&d),
+        &m,
+        local(),
+        SdpOrigin::new(1),
+        Direction::SendRecv,
+    );
+    let lines: Vec<&str> = sdp.lines().filter(|l| l.starts_with("m=")).collect();
+    assert_eq!(
+        lines,
+        vec![
+            "m=video 0 RTP/AVP 96",
+            "m=audio 20000 RTP/AVP 0",
+            "m=application 0 UDP/BFCP *"
+        ]
+    );
+}
+
+#[test]
+fn disabled_audio_stream_is_not_negotiated() {
+    let offer = "v=0\r\nc=IN IP4 10.0.0.1\r\nm=audio 0 RTP/AVP 0\r\n";
+    assert_eq!(
+        parse(offer.as_bytes()).unwrap().negotiate(),
+        Err(SdpError::AudioDisabled)
+    );
 }

@@ -43,12 +43,33 @@ impl SipCore {
 
     /// Hangs up: BYE on an established call, CANCEL or refusal before that.
     pub(crate) fn hangup(&mut self, now: Instant, call: CallRef) {
+        self.hang_up(now, call, EndReason::LocalHangup);
+    }
+
+    /// Ends every call (BYE, CANCEL or 480 as each needs) before the endpoint stops.
+    pub fn shutdown(&mut self, now: Instant) {
+        let calls: Vec<CallRef> = self
+            .calls
+            .iter()
+            .filter(|(_, d)| d.phase != Phase::Ended)
+            .map(|(c, _)| *c)
+            .collect();
+        for call in calls {
+            self.hang_up(now, call, EndReason::Shutdown);
+        }
+    }
+
+    fn hang_up(&mut self, now: Instant, call: CallRef, reason: EndReason) {
         let Some(d) = self.calls.get(&call) else {
             return;
         };
         match (d.role, d.phase) {
             (_, Phase::Ended) => {}
-            (Role::Inbound, Phase::Ringing) => self.reject(now, call, 480),
+            (Role::Inbound, Phase::Ringing) => {
+                if self.fail_invite(now, call, 480) {
+                    self.end_call(now, call, reason);
+                }
+            }
             (Role::Outbound, Phase::Calling | Phase::Proceeding) => {
                 self.finish_dial(
                     call,
@@ -59,9 +80,17 @@ impl SipCore {
                 );
                 self.give_up_ringing(now, call);
             }
+            (Role::Inbound, Phase::Answered) => {
+                // No BYE before the ACK of our 200 (RFC 3261 §15): it goes when the ACK
+                // arrives or the 200 times out; the glue is done with the call now.
+                if let Some(d) = self.calls.get_mut(&call) {
+                    d.bye_after_ack = true;
+                }
+                self.end_call(now, call, reason);
+            }
             _ => {
                 self.send_bye(now, call);
-                self.end_call(now, call, EndReason::LocalHangup);
+                self.end_call(now, call, reason);
             }
         }
     }

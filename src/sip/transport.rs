@@ -3,6 +3,7 @@
 
 use std::net::SocketAddr;
 use std::sync::Arc;
+use std::time::Duration;
 
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
@@ -73,7 +74,7 @@ async fn tcp_connection(stream: TcpStream, addr: SocketAddr, inputs: mpsc::Sende
     {
         return;
     }
-    let write_task = tokio::spawn(async move {
+    let mut write_task = tokio::spawn(async move {
         while let Some(bytes) = rx.recv().await {
             if writer.write_all(&bytes).await.is_err() {
                 break;
@@ -104,6 +105,12 @@ async fn tcp_connection(stream: TcpStream, addr: SocketAddr, inputs: mpsc::Sende
                     }
                 }
                 StreamFrame::Incomplete => break,
+                StreamFrame::BadLength(head) => {
+                    // The reader answers it with 400; then the stream is closed.
+                    let bytes = buf[..head].to_vec();
+                    let _ = inputs.send(Input::Received { peer, bytes }).await;
+                    break 'read;
+                }
                 StreamFrame::Invalid(reason) => {
                     debug!(%addr, reason, "SIP: closing TCP connection with broken framing");
                     let _ = inputs.send(Input::StreamBroken { peer, reason }).await;
@@ -112,6 +119,13 @@ async fn tcp_connection(stream: TcpStream, addr: SocketAddr, inputs: mpsc::Sende
             }
         }
     }
-    write_task.abort();
+    // The core drops its writer on TcpClosed; the writer then flushes what is queued
+    // (a last 400, say) and ends. A peer that stops reading gets 2 s.
     let _ = inputs.send(Input::TcpClosed { addr }).await;
+    if tokio::time::timeout(Duration::from_secs(2), &mut write_task)
+        .await
+        .is_err()
+    {
+        write_task.abort();
+    }
 }

@@ -1,5 +1,6 @@
-//! Requests we originate: the outbound INVITE through the trunk (digest auth, ring
-//! timeout → CANCEL, outcome mapping), the ACKs, and BYE from either role.
+//! The outbound call: INVITE through the trunk, its responses (provisional, 2xx with
+//! the ACK, failures with theirs), digest challenges, and the outcome for the glue.
+//! Ending calls (CANCEL at the ring timeout, BYE) is in `teardown.rs`.
 
 use std::time::Instant;
 
@@ -8,8 +9,8 @@ use tracing::{debug, info};
 use super::api::{CallRef, DialOutcome, DialRequest, DialResult, EndReason};
 use super::auth::Challenge;
 use super::core::{SipCore, TransportKind, branch, next_hop, token};
-use super::dialog::{Dialling, Dialog, Phase, Retransmit, Role};
-use super::fields::name_addr_uri;
+use super::dialog::{Dialling, Dialog, DialogStart, Phase, Retransmit, Role};
+use super::fields::{is_dialable, name_addr_uri};
 use super::message::{ALLOW, Body, RequestParts, request};
 use super::sdp::{self, SdpOrigin};
 use super::wire::{Message, StartLine};
@@ -33,6 +34,14 @@ impl SipCore {
                 call,
                 sip_call_id: String::new(),
                 result: fail("at max_calls"),
+            });
+        }
+        if !is_dialable(&req.to) || !is_dialable(&req.caller_line) {
+            // Numbers go into Request-URI and headers: nothing that could break them.
+            return self.report_dial(DialOutcome {
+                call,
+                sip_call_id: String::new(),
+                result: fail("number is not dialable (digits, +, -, ., *, _ only)"),
             });
         }
         let call_id = format!("{}@{}", token(), self.cfg.local.ip());
@@ -60,7 +69,7 @@ impl SipCore {
         );
         info!(call = call.0, to = %mask_phone(&req.to), "SIP: dialling");
         let reliable = transport == TransportKind::Tcp;
-        let d = Dialog {
+        let mut d = Dialog::new(DialogStart {
             role: Role::Outbound,
             phase: Phase::Calling,
             peer: trunk.peer,
@@ -68,37 +77,27 @@ impl SipCore {
             local_tag,
             local_header,
             remote_header,
-            remote_tag: None,
             remote_target: invite_uri.clone(),
-            route_set: Vec::new(),
-            local_cseq: cseq,
-            remote_cseq: 0,
             contact,
-            invite: None,
-            final_response: None,
-            last_response: None,
-            media: None,
-            local_rtp: Some(req.local_rtp),
-            origin,
-            announced: false,
-            ended: None,
-            bye: None,
-            dialling: Some(Dialling {
-                request: req,
-                invite_uri,
-                invite_via: via,
-                invite_branch: b.clone(),
-                invite_cseq: cseq,
-                invite: Retransmit::new(bytes.clone(), now, reliable, None),
-                ring_deadline: now + ring_timeout,
-                reported: false,
-                auth_tried: false,
-                cancel_pending: false,
-                cancel: None,
-                ack: None,
-            }),
-            reap_at: None,
-        };
+            local_cseq: cseq,
+        });
+        d.origin = origin;
+        d.local_rtp = Some(req.local_rtp);
+        d.dialling = Some(Dialling {
+            request: req,
+            invite_uri,
+            invite_via: via,
+            invite_branch: b.clone(),
+            invite_cseq: cseq,
+            invite: Retransmit::new(bytes.clone(), now, reliable, None),
+            ring_deadline: now + ring_timeout,
+            reported: false,
+            auth_tried: false,
+            cancel_pending: false,
+            cancel: None,
+            ack: None,
+            challenged_ack: None,
+        });
         self.calls.insert(call, d);
         self.by_call_id.insert(call_id, call);
         self.client_tx.insert(b, call);
@@ -143,7 +142,14 @@ impl SipCore {
             return;
         };
         if resp.branch() != Some(dl.invite_branch.as_str()) {
-            return; // a response to an INVITE we already replaced (auth retry)
+            // The challenge to the INVITE we replaced, retransmitted: its ACK was lost.
+            if let Some((branch, ack)) = &dl.challenged_ack
+                && resp.branch() == Some(branch.as_str())
+            {
+                let (peer, ack) = (d.peer, ack.clone());
+                self.send(peer, ack);
+            }
+            return;
         }
         if code < 200 {
             if d.phase == Phase::Calling {
@@ -332,10 +338,10 @@ impl SipCore {
             &offer,
             Some((auth_header, credentials)),
         );
-        dl.invite_branch = b.clone();
+        let old_branch = std::mem::replace(&mut dl.invite_branch, b.clone());
+        dl.challenged_ack = dl.ack.take().map(|ack| (old_branch, ack));
         dl.invite_via = via;
         dl.invite_cseq = d.local_cseq;
-        dl.ack = None;
         dl.invite = Retransmit::new(
             bytes.clone(),
             now,

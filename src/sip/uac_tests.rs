@@ -111,6 +111,14 @@ fn challenge_401_is_answered_once_with_digest_credentials() {
         auth.contains("username=\"kenko\"") && auth.contains("algorithm=SHA-256"),
         "{auth}"
     );
+    // The first challenge, retransmitted, is ACKed again on its own branch.
+    h.feed(&reply(&inv, 401, "t1", challenge, ""));
+    let (sent, _, _) = h.drain();
+    assert_eq!(sent.len(), 1);
+    assert_eq!(
+        (sent[0].method(), sent[0].branch()),
+        (Some("ACK"), inv.branch())
+    );
     // A second challenge is a failure, not a loop.
     h.feed(&reply(again, 401, "t2", challenge, ""));
     let (_, _, dials) = h.drain();
@@ -196,4 +204,24 @@ fn refused_registration_is_retried_after_a_minute() {
     assert!(h.drain().0.is_empty());
     h.advance(Duration::from_secs(1));
     assert_eq!(h.drain().0[0].method(), Some("REGISTER"));
+}
+
+#[test]
+fn undialable_number_fails_without_sending() {
+    let mut h = harness(10);
+    let call = h.core.allocate_ref();
+    let request = DialRequest {
+        to: "090\r\nX-Evil: 1".into(),
+        caller_line: "05031980215".into(),
+        local_rtp: "127.0.0.1:21000".parse().unwrap(),
+        ring_timeout: None,
+    };
+    h.core
+        .handle_command(h.now, Command::Dial { call, request });
+    let (sent, _, dials) = h.drain();
+    assert!(sent.is_empty());
+    assert!(matches!(
+        dials[0].result,
+        DialResult::Failed { status: None, .. }
+    ));
 }

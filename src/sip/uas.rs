@@ -8,13 +8,13 @@ use std::time::Instant;
 use tracing::info;
 
 use super::api::{CallRef, EndReason, SipEvent};
-use super::core::{Peer, RETRY_AFTER_SECS, SipCore, TransportKind, next_hop, stateless_tag, token};
-use super::dialog::{Dialog, Phase, Retransmit, T2};
+use super::core::{Peer, RETRY_AFTER_SECS, SipCore, TransportKind, stateless_tag, token};
+use super::dialog::{ANSWER_DEADLINE, Dialog, DialogStart, Phase, Retransmit, Role, T2};
 use super::fields::{name_addr_uri, national_number, uri_scheme, uri_user};
 use super::limits::Counter;
 use super::message::{ALLOW, Body};
-use super::sdp::{self, Direction, SdpOrigin};
-use super::wire::Message;
+use super::sdp::{self, Direction};
+use super::wire::{Message, StartLine};
 use crate::privacy::mask_phone;
 
 /// Methods RFC 3261 and its common extensions define that we do not handle: 405.
@@ -28,6 +28,8 @@ const KNOWN_NOT_ALLOWED: [&str; 8] = [
     "PRACK",
     "PING",
 ];
+/// Option tags a caller may require of us (RFC 4028 session timers).
+const SUPPORTED_EXTENSIONS: [&str; 1] = ["timer"];
 const ALLOWED: [&str; 7] = [
     "INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "INFO", "UPDATE",
 ];
@@ -36,7 +38,7 @@ impl SipCore {
     pub(crate) fn on_request(&mut self, now: Instant, from: Peer, req: Message) {
         let method = req.method().unwrap_or_default().to_string();
         if method == "ACK" {
-            return self.on_ack(&req);
+            return self.on_ack(now, &req);
         }
         let allow = [("Allow", ALLOW.to_string())];
         if !ALLOWED.contains(&method.as_str()) {
@@ -55,9 +57,17 @@ impl SipCore {
             return;
         }
         if method != "CANCEL" {
-            let required = req.header_values("Require");
-            if !required.is_empty() {
-                let unsupported = [("Unsupported", required.join(", "))];
+            let unsupported: Vec<&str> = req
+                .header_values("Require")
+                .into_iter()
+                .filter(|tag| {
+                    !SUPPORTED_EXTENSIONS
+                        .iter()
+                        .any(|s| s.eq_ignore_ascii_case(tag))
+                })
+                .collect();
+            if !unsupported.is_empty() {
+                let unsupported = [("Unsupported", unsupported.join(", "))];
                 self.respond(
                     from,
                     &req,
@@ -76,7 +86,7 @@ impl SipCore {
             return self.on_in_dialog(now, from, req);
         }
         match method.as_str() {
-            "INVITE" => self.on_invite(from, req),
+            "INVITE" => self.on_invite(now, from, req),
             "OPTIONS" => {
                 let extra = [
                     ("Allow", ALLOW.to_string()),
@@ -91,7 +101,7 @@ impl SipCore {
         }
     }
 
-    fn on_invite(&mut self, from: Peer, req: Message) {
+    fn on_invite(&mut self, now: Instant, from: Peer, req: Message) {
         let call_id = req.call_id().unwrap_or_default().to_string();
         if let Some(call) = self.by_call_id.get(&call_id).copied() {
             return self.resend_invite_response(from, call, &req);
@@ -123,7 +133,8 @@ impl SipCore {
                 return;
             }
         };
-        let media = match media.negotiate() {
+        let offer = media;
+        let media = match offer.negotiate() {
             Ok(m) => m,
             Err(_) => {
                 self.respond(from, &req, 488, Some(&reject_tag), &[], None);
@@ -145,39 +156,35 @@ impl SipCore {
             .unwrap_or_default()
             .to_string();
         let contact = self.contact(&callee, from.transport);
-        let d = Dialog {
-            role: super::dialog::Role::Inbound,
+        let mut d = Dialog::new(DialogStart {
+            role: Role::Inbound,
             phase: Phase::Ringing,
             peer: from,
             call_id: call_id.clone(),
+            local_tag: local_tag.clone(),
             local_header: format!("{};tag={local_tag}", req.header("To").unwrap_or_default()),
             remote_header: req.header("From").unwrap_or_default().to_string(),
-            remote_tag: req.tag("From").map(str::to_string),
-            local_tag: local_tag.clone(),
             remote_target,
-            route_set: req
-                .header_values("Record-Route")
-                .iter()
-                .map(|s| s.to_string())
-                .collect(),
-            local_cseq: rand_cseq(),
-            remote_cseq: req.cseq().map_or(0, |c| c.0),
             contact: contact.clone(),
-            invite: Some(req.clone()),
-            final_response: None,
-            last_response: None,
-            media: Some(media.clone()),
-            local_rtp: None,
-            origin: SdpOrigin::new(rand::random::<u32>() as u64),
-            announced: true,
-            ended: None,
-            bye: None,
-            dialling: None,
-            reap_at: None,
-        };
+            local_cseq: u32::from(rand::random::<u16>()) + 1,
+        });
+        d.remote_tag = req.tag("From").map(str::to_string);
+        d.route_set = req
+            .header_values("Record-Route")
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        d.remote_cseq = req.cseq().map_or(0, |c| c.0);
+        d.invite_branch = req.branch().map(str::to_string);
+        d.answer_by = Some(now + ANSWER_DEADLINE);
+        d.invite = Some(req.clone());
+        d.media = Some(media.clone());
+        d.offer = Some(offer);
+        d.announced = true;
         self.calls.insert(call, d);
         self.by_call_id.insert(call_id.clone(), call);
         self.active += 1;
+        self.schedule(call);
         self.respond(from, &req, 100, None, &[], None);
         self.respond(
             from,
@@ -187,6 +194,7 @@ impl SipCore {
             &[("Contact", contact)],
             None,
         );
+        info!(call = call.0, caller = %mask_phone(&caller), callee = %mask_phone(&callee), "SIP: incoming call");
         self.emit(SipEvent::IncomingCall {
             call,
             sip_call_id: call_id,
@@ -245,16 +253,25 @@ impl SipCore {
             return;
         };
         d.local_rtp = Some(local_rtp);
-        let body = sdp::answer(&media, local_rtp, d.origin, Direction::SendRecv);
+        let body = sdp::answer(
+            d.offer.as_ref(),
+            &media,
+            local_rtp,
+            d.origin,
+            Direction::SendRecv,
+        );
+        d.local_sdp = Some(body.clone());
         d.phase = Phase::Answered;
         let (peer, tag, contact) = (d.peer, d.local_tag.clone(), d.contact.clone());
-        let extra = [("Contact", contact), ("Allow", ALLOW.to_string())];
+        let mut extra = vec![("Contact", contact), ("Allow", ALLOW.to_string())];
+        extra.extend(session_timer(&req));
         let sdp_body = Body {
             content_type: "application/sdp",
             bytes: body.as_bytes(),
         };
         let bytes = self.respond(peer, &req, 200, Some(&tag), &extra, Some(sdp_body));
         self.arm_final(now, call, bytes);
+        info!(call = call.0, "SIP: answered");
     }
 
     /// Keeps our final response to an INVITE for retransmission until the ACK.
@@ -288,16 +305,40 @@ impl SipCore {
         true
     }
 
-    fn on_ack(&mut self, req: &Message) {
+    fn on_ack(&mut self, now: Instant, req: &Message) {
         let Some(call) = req.call_id().and_then(|c| self.by_call_id.get(c)).copied() else {
             return;
         };
         let Some(d) = self.calls.get_mut(&call) else {
             return;
         };
-        d.final_response = None;
+        let acked_200 = d.final_response.take().is_some();
         if d.phase == Phase::Answered {
             d.phase = Phase::Confirmed;
+        }
+        if acked_200 && std::mem::take(&mut d.bye_after_ack) {
+            self.send_bye(now, call);
+        }
+        // The answer to our offer in a 200 to an offer-less re-INVITE rides on the ACK.
+        if acked_200 && !req.body.is_empty() {
+            let Ok(answer) = sdp::parse(&req.body) else {
+                return;
+            };
+            let (Ok(media), on_hold) = (answer.negotiate(), answer.is_hold()) else {
+                return;
+            };
+            let Some(d) = self.calls.get_mut(&call) else {
+                return;
+            };
+            if d.media.as_ref() != Some(&media) || d.on_hold != on_hold {
+                d.media = Some(media.clone());
+                d.on_hold = on_hold;
+                self.emit(SipEvent::MediaChanged {
+                    call,
+                    media,
+                    on_hold,
+                });
+            }
         }
     }
 
@@ -306,7 +347,7 @@ impl SipCore {
         let matching = found.filter(|call| {
             self.calls
                 .get(call)
-                .is_some_and(|d| d.invite.as_ref().and_then(Message::branch) == req.branch())
+                .is_some_and(|d| d.invite_branch.as_deref() == req.branch())
         });
         let Some(call) = matching else {
             self.respond(from, req, 481, Some(&stateless_tag(req)), &[], None);
@@ -325,6 +366,10 @@ impl SipCore {
         let Some(d) = self.calls.get_mut(&call) else {
             return;
         };
+        if d.phase == Phase::Ringing && d.answer_by.is_some_and(|t| now >= t) {
+            info!(call = call.0, "SIP: the glue never answered; 480");
+            return self.reject(now, call, 480);
+        }
         let Some(r) = d.final_response.as_mut() else {
             return;
         };
@@ -334,19 +379,35 @@ impl SipCore {
                 info!(call = call.0, "SIP: no ACK for our 200 OK; hanging up");
                 self.send_bye(now, call);
                 self.end_call(now, call, EndReason::NoAck);
+            } else if std::mem::take(&mut d.bye_after_ack) {
+                self.send_bye(now, call);
             }
             return;
         }
         if r.due(now) {
-            let bytes = r.bytes.clone();
-            let to = next_hop(d.peer, "", &[]);
+            let (to, bytes) = (d.peer, r.bytes.clone());
             self.send(to, bytes);
         }
     }
 }
 
-use super::wire::StartLine;
-
-fn rand_cseq() -> u32 {
-    rand::random::<u16>() as u32 + 1
+/// RFC 4028 session timers when the caller requires them: we accept its interval and
+/// let it refresh (we answer its re-INVITEs/UPDATEs); a caller that merely supports
+/// timers refreshes by itself or not at all, without our help.
+fn session_timer(invite: &Message) -> Vec<(&'static str, String)> {
+    let required = invite
+        .header_values("Require")
+        .iter()
+        .any(|t| t.eq_ignore_ascii_case("timer"));
+    if !required {
+        return Vec::new();
+    }
+    let interval = invite
+        .header("Session-Expires")
+        .and_then(|v| v.split(';').next()?.trim().parse::<u32>().ok())
+        .unwrap_or(1800);
+    vec![
+        ("Session-Expires", format!("{interval};refresher=uac")),
+        ("Require", "timer".to_string()),
+    ]
 }

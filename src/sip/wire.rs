@@ -264,6 +264,9 @@ pub enum StreamFrame {
     Incomplete,
     /// The framing cannot be recovered: close the connection (RFC 3261 §18.3).
     Invalid(&'static str),
+    /// The header section is whole but its Content-Length is unusable: answer 400
+    /// (the reader refuses it the same way), then close the connection.
+    BadLength(usize),
 }
 
 /// Largest header section we wait for on a stream before giving up on the peer.
@@ -296,7 +299,7 @@ pub fn stream_frame(buf: &[u8]) -> StreamFrame {
         if canonical(name.trim()) == "Content-Length" {
             match value.trim().parse::<usize>() {
                 Ok(n) if length.is_none_or(|l| l == n) => length = Some(n),
-                _ => return StreamFrame::Invalid("bad or conflicting Content-Length"),
+                _ => return StreamFrame::BadLength(end + 4),
             }
         }
     }
@@ -347,7 +350,7 @@ fn is_token(s: &str) -> bool {
 
 /// Long names for the compact forms of RFC 3261 §7.3.3 (and RFC 3265/3515/3841).
 pub fn canonical(name: &str) -> &str {
-    const TABLE: [(&str, &str); 13] = [
+    const TABLE: [(&str, &str); 14] = [
         ("i", "Call-ID"),
         ("m", "Contact"),
         ("e", "Content-Encoding"),
@@ -361,6 +364,7 @@ pub fn canonical(name: &str) -> &str {
         ("o", "Event"),
         ("r", "Refer-To"),
         ("u", "Allow-Events"),
+        ("x", "Session-Expires"),
     ];
     for (short, long) in TABLE {
         if name.eq_ignore_ascii_case(short) || name.eq_ignore_ascii_case(long) {

@@ -124,10 +124,10 @@ fn stream_framing_by_content_length() {
     );
     assert_eq!(stream_frame(b"\r\n\r\nINV"), StreamFrame::KeepAlive(4));
     let neg = INVITE.replace("l: 5", "l: -5");
-    assert!(matches!(
-        stream_frame(neg.as_bytes()),
-        StreamFrame::Invalid(_)
-    ));
+    let head = neg.find("\r\n\r\n").unwrap() + 4;
+    assert_eq!(stream_frame(neg.as_bytes()), StreamFrame::BadLength(head));
+    let refused = parse(&neg.as_bytes()[..head]).unwrap_err();
+    assert_eq!(refused.reply.map(|r| r.0), Some(400));
     let none = INVITE.replace("l: 5\r\n", "");
     assert!(matches!(
         stream_frame(none.as_bytes()),

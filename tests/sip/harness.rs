@@ -22,12 +22,15 @@ pub struct Ports {
     pub control: u16,
 }
 
+/// The SIP tests' port block is 17000-19999: clear of the default RTP range
+/// (20000-29999, which media tests and benchmarks fill) and of the ephemeral range.
 pub fn ports(slot: u16) -> Ports {
+    assert!(slot < 90, "slot {slot} outside the SIP tests' port block");
     Ports {
-        engine: 25060 + slot * 10,
-        sipp: 25061 + slot * 10,
-        media: 26000 + slot * 10,
-        control: 27000 + slot * 10,
+        engine: 17000 + slot * 10,
+        sipp: 17001 + slot * 10,
+        media: 18000 + slot * 10,
+        control: 19000 + slot * 10,
     }
 }
 
@@ -90,7 +93,26 @@ pub fn sipp_uas(scenario_file: &str, p: Ports) -> Sipp {
     spawn(scenario_file, p, &[])
 }
 
+/// sipp answering the engine's calls over TCP.
+pub fn sipp_uas_tcp(scenario_file: &str, p: Ports) -> Sipp {
+    spawn(scenario_file, p, &["-t", "t1"])
+}
+
+/// sipp placing `calls` calls at `rate` per second (load; only errors are traced).
+pub fn sipp_load(scenario_file: &str, p: Ports, service: &str, rate: u32, calls: u32) -> Sipp {
+    let (rate, calls, limit) = (rate.to_string(), calls.to_string(), (rate * 4).to_string());
+    let target = format!("127.0.0.1:{}", p.engine);
+    let args = [
+        "-s", service, "-r", &rate, "-m", &calls, "-l", &limit, &target,
+    ];
+    spawn_with(scenario_file, p, &args, false)
+}
+
 fn spawn(scenario_file: &str, p: Ports, args: &[&str]) -> Sipp {
+    spawn_with(scenario_file, p, &[&["-m", "1"][..], args].concat(), true)
+}
+
+fn spawn_with(scenario_file: &str, p: Ports, args: &[&str], trace_messages: bool) -> Sipp {
     let dir = tempfile::tempdir().expect("temp dir");
     let (port, media, control) = (
         p.sipp.to_string(),
@@ -103,8 +125,6 @@ fn spawn(scenario_file: &str, p: Ports, args: &[&str]) -> Sipp {
         .arg("-sf")
         .arg(&sf)
         .args([
-            "-m",
-            "1",
             "-i",
             "127.0.0.1",
             "-p",
@@ -117,11 +137,15 @@ fn spawn(scenario_file: &str, p: Ports, args: &[&str]) -> Sipp {
         .args([
             "-nostdin",
             "-timeout",
-            "30s",
+            "60s",
             "-timeout_error",
             "-trace_err",
-            "-trace_msg",
         ])
+        .args(if trace_messages {
+            &["-trace_msg"][..]
+        } else {
+            &[]
+        })
         .args(args)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -146,7 +170,7 @@ impl Sipp {
             name,
         } = self;
         let status = tokio::task::spawn_blocking(move || {
-            let deadline = std::time::Instant::now() + Duration::from_secs(40);
+            let deadline = std::time::Instant::now() + Duration::from_secs(70);
             loop {
                 if let Some(status) = child.try_wait().expect("wait for sipp") {
                     return Some(status);
