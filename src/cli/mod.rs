@@ -135,6 +135,6 @@ async fn serve(cfg: &Config) -> anyhow::Result<ExitCode> {
     tokio::signal::ctrl_c()
         .await
         .context("cannot wait for Ctrl-C")?;
-    engine.shutdown();
+    engine.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }

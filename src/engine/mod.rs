@@ -174,8 +174,9 @@ impl Engine {
         })
     }
 
-    pub fn shutdown(&self) {
-        self.shared.sip.shutdown();
+    /// Ends every call (BYE) and stops answering.
+    pub async fn shutdown(&self) {
+        self.shared.sip.shutdown().await;
     }
 }
 
