@@ -472,8 +472,9 @@ fn a_centre_threshold_from_the_store_decides_the_closing() {
     let mut p = Phone::inbound();
     p.listen_then("1");
     p.identify("1234567", "0101");
-    let strict = kenkocall::ivr::Thresholds {
-        spo2_urgent_at_or_below: 96,
+    let strict = kenkocall::ivr::AlertThresholds {
+        spo2_urgent: 96,
+        spo2_recheck: 97,
         ..Default::default()
     };
     p.identity(IdentityResult::Verified {

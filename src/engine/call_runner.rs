@@ -182,10 +182,10 @@ impl CallRunner {
         prompts
             .iter()
             .filter_map(|p| {
-                let found = self.shared.prompts.get(p.lang.code(), &p.id);
+                let found = self.shared.prompts.get(p.lang.as_str(), &p.id);
                 if found.is_none() {
                     // Start-up checks every prompt; this is a bug, not a caller's problem.
-                    tracing::error!(lang = p.lang.code(), prompt = %p.id, "prompt missing");
+                    tracing::error!(lang = p.lang.as_str(), prompt = %p.id, "prompt missing");
                 }
                 found
             })

@@ -3,8 +3,8 @@
 //!
 //! How a shell drives one call:
 //! ```text
-//! let plans = ivr::load(&cfg.ivr.dialplans_dir, &cfg.ivr.prompts_dir, &Language::ALL)?; // once
-//! let mut call = Interpreter::inbound(plans.clone(), Thresholds::default());
+//! let plans = ivr::load(&cfg.ivr.dialplans_dir, &cfg.ivr.prompts_dir, Language::ALL)?; // once
+//! let mut call = Interpreter::inbound(plans.clone(), AlertThresholds::default());
 //! //          or Interpreter::outbound(plans.clone(), patient_language, centre_thresholds);
 //! loop {
 //!     while let Some(action) = call.poll_action() { carry it out }   // Finished(_) is last
@@ -19,13 +19,11 @@
 //! should answer `Unavailable` if the store does not reply in time). The first
 //! `SaveAnswer` for a person creates their report (partial); `CompleteReport` completes it.
 
-mod alerts;
 mod collector;
 mod dialplan;
 mod events;
 mod flow;
 mod interpreter;
-mod language;
 mod node;
 mod prompts;
 mod questionnaire;
@@ -34,7 +32,8 @@ mod questions;
 use std::path::Path;
 use std::sync::Arc;
 
-pub use alerts::{AlertLevel, Thresholds, alert_level};
+/// The IVR speaks the store's languages and judges answers by the store's alert rule.
+pub use crate::store::{AlertLevel, AlertThresholds, Language};
 pub use collector::{
     Collected, DigitCollector, Failure, FieldSpec, FieldTimer, TimerChange, Validator,
 };
@@ -43,7 +42,9 @@ pub use events::{
     Action, CallOutcome, Event, IdentityClaim, IdentityResult, PersonIndex, PlayId, TimerId,
 };
 pub use interpreter::{Direction, Interpreter};
-pub use language::{Language, UnknownLanguage};
+
+/// The engine's older name for [`AlertThresholds`] (same type).
+pub type Thresholds = AlertThresholds;
 pub use node::{
     CollectNode, Field, FieldCheck, HangupNode, LanguageMenuNode, MenuNode, Node, PlayNode,
     QuestionnaireNode, VerifyNode,
