@@ -17,7 +17,7 @@ use crate::store::Language;
 /// Why a dialplan or the question set was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum DialplanError {
-    #[error("cannot read dialplan {file}: {source}")]
+    #[error("cannot read dialplan {file}")]
     Read {
         file: PathBuf,
         source: std::io::Error,

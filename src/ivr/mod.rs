@@ -52,7 +52,8 @@ pub use node::{
 pub use prompts::{PromptCatalog, PromptError, PromptRef, PromptText, check_prompts};
 pub use questions::{AnswerValue, Answers, Question, QuestionSet, SPO2, SYMPTOMS, TEMPERATURE};
 
-/// Why the IVR refused to start.
+/// Why the IVR refused to start. An I/O failure is the error's `source()`, not part of
+/// its message, so `{:#}` (anyhow) prints the cause once.
 #[derive(Debug, thiserror::Error)]
 pub enum IvrError {
     #[error(transparent)]
@@ -72,4 +73,35 @@ pub fn load(
     let plans = Dialplans::load(dialplans_dir, &catalog, languages)?;
     check_prompts(prompts_dir, &plans, languages)?;
     Ok(Arc::new(plans))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn chain(e: IvrError) -> String {
+        format!("{:#}", anyhow::Error::from(e))
+    }
+
+    #[test]
+    fn missing_prompt_texts_name_the_file_and_the_cause_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let e = load(&root.join("dialplans"), dir.path(), &[Language::Ja]).unwrap_err();
+        assert!(std::error::Error::source(&e).is_some());
+        let msg = chain(e);
+        assert_eq!(msg.matches("cannot read prompt texts").count(), 1, "{msg}");
+        assert_eq!(msg.matches("ja/prompts.toml").count(), 1, "{msg}");
+        assert_eq!(msg.matches("(os error 2)").count(), 1, "{msg}");
+    }
+
+    #[test]
+    fn missing_dialplans_name_the_file_and_the_cause_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let e = load(dir.path(), &root.join("prompts"), &[Language::Ja]).unwrap_err();
+        let msg = chain(e);
+        assert_eq!(msg.matches("cannot read dialplan").count(), 1, "{msg}");
+        assert_eq!(msg.matches("(os error 2)").count(), 1, "{msg}");
+    }
 }

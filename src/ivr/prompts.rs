@@ -54,7 +54,7 @@ pub fn digit_prompt(d: char) -> String {
 /// Why prompts refuse to load or are incomplete.
 #[derive(Debug, thiserror::Error)]
 pub enum PromptError {
-    #[error("cannot read prompt texts {file}: {source}")]
+    #[error("cannot read prompt texts {file}")]
     Read {
         file: PathBuf,
         source: std::io::Error,
