@@ -75,6 +75,7 @@ impl CallRunner {
         while let Some(action) = self.interpreter.poll_action() {
             match action {
                 Action::Play { id, prompts, .. } => {
+                    tracing::debug!(call = self.call.0, prompts = %phrase_ids(&prompts), "play");
                     let audio = self.resolve(&prompts);
                     if audio.is_empty() {
                         // Nothing to wait for: finish the play at once.
@@ -205,6 +206,16 @@ impl CallRunner {
             tracing::error!(error = %e, "cannot mark the number wrong");
         }
     }
+}
+
+/// The ids of a play without its read-back digits (the answers stay out of the logs).
+fn phrase_ids(prompts: &[PromptRef]) -> String {
+    let ids: Vec<&str> = prompts
+        .iter()
+        .map(|p| p.id.as_str())
+        .filter(|id| !id.starts_with("digit_"))
+        .collect();
+    ids.join(",")
 }
 
 fn far_future() -> Instant {
