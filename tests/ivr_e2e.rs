@@ -14,22 +14,11 @@ mod harness;
 use std::time::Duration;
 
 use harness::{KeyTiming, Line, TIMING, clear_log, plays, ports, reports_when, sipp_call};
+use kenkocall::store::Symptom;
 use serde_json::json;
 use tokio::sync::Mutex;
 
 static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
-
-const SYMPTOMS: [&str; 9] = [
-    "shortness_of_breath",
-    "cough",
-    "sputum",
-    "sore_throat",
-    "fatigue",
-    "headache",
-    "taste_smell_loss",
-    "diarrhoea",
-    "chest_pain",
-];
 
 /// The issue's sequence: language 1, ID + `#`, MMDD, `*365`, confirm, `97#`, confirm,
 /// `2` to every symptom, then `2` (finish).
@@ -38,7 +27,7 @@ fn issue_keys(hersys_id: &str, mmdd: &str) -> String {
 }
 
 fn all_no() -> serde_json::Value {
-    SYMPTOMS
+    Symptom::ALL
         .iter()
         .map(|s| (s.to_string(), json!(false)))
         .collect()

@@ -5,9 +5,7 @@ mod ivr_support;
 use std::time::Duration;
 
 use ivr_support::*;
-use kenkocall::ivr::{
-    Action, AlertLevel, AnswerValue, CallOutcome, IdentityResult, Language, SYMPTOMS,
-};
+use kenkocall::ivr::{Action, AlertLevel, AnswerValue, CallOutcome, IdentityResult, Language};
 
 #[test]
 fn issue_key_sequence_reports_36_5_and_97_with_no_symptoms_complete() {
@@ -35,7 +33,7 @@ fn issue_key_sequence_reports_36_5_and_97_with_no_symptoms_complete() {
         (0, "spo2".into(), pct(97)),
     ];
     expected.extend(
-        SYMPTOMS
+        kenkocall::store::Symptom::ALL
             .iter()
             .map(|s| (0, s.to_string(), AnswerValue::YesNo(false))),
     );

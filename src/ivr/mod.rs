@@ -3,7 +3,7 @@
 //!
 //! How a shell drives one call:
 //! ```text
-//! let plans = ivr::load(&cfg.ivr.dialplans_dir, &cfg.ivr.prompts_dir, Language::ALL)?; // once
+//! let plans = ivr::load(&cfg.ivr.dialplans_dir, &cfg.ivr.prompts_dir, &cfg.ivr.languages)?; // once
 //! let mut call = Interpreter::inbound(plans.clone(), AlertThresholds::default());
 //! //          or Interpreter::outbound(plans.clone(), patient_language, centre_thresholds);
 //! loop {
@@ -50,7 +50,7 @@ pub use node::{
     QuestionnaireNode, VerifyNode,
 };
 pub use prompts::{PromptCatalog, PromptError, PromptRef, PromptText, check_prompts};
-pub use questions::{AnswerValue, Answers, Question, QuestionSet, SPO2, SYMPTOMS, TEMPERATURE};
+pub use questions::{AnswerValue, Answers, Question, QuestionSet, SPO2, TEMPERATURE};
 
 /// Why the IVR refused to start. An I/O failure is the error's `source()`, not part of
 /// its message, so `{:#}` (anyhow) prints the cause once.

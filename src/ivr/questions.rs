@@ -13,19 +13,6 @@ use crate::store::{AlertLevel, AlertThresholds, Symptom};
 pub const TEMPERATURE: &str = "temperature";
 pub const SPO2: &str = "spo2";
 
-/// The symptom ids shared by store, IVR and JSON.
-pub const SYMPTOMS: [&str; 9] = [
-    "shortness_of_breath",
-    "cough",
-    "sputum",
-    "sore_throat",
-    "fatigue",
-    "headache",
-    "taste_smell_loss",
-    "diarrhoea",
-    "chest_pain",
-];
-
 /// `dialplans/questions.toml`: the questions, in the order they are asked.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -332,10 +319,10 @@ mod tests {
     fn shipped_question_set_has_every_symptom_and_the_number_rules() {
         let set = QuestionSet::load(&shipped()).unwrap();
         assert_eq!(set.version, "2026-11-v1");
-        for s in SYMPTOMS {
+        for s in Symptom::ALL {
             assert!(
                 matches!(
-                    set.questions.iter().find(|q| q.id() == s),
+                    set.questions.iter().find(|q| q.id() == s.as_str()),
                     Some(Question::YesNo(_))
                 ),
                 "{s}"
