@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::store::Language;
+
 /// Where the configuration came from and why it was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
@@ -163,6 +165,9 @@ pub struct IvrConfig {
     pub prompts_dir: PathBuf,
     /// Folder holding the dialplan TOML files.
     pub dialplans_dir: PathBuf,
+    /// Voice-guidance languages; every prompt must exist in each (checked at start-up),
+    /// and the inbound language menu may offer only these.
+    pub languages: Vec<Language>,
 }
 
 impl Default for IvrConfig {
@@ -170,7 +175,27 @@ impl Default for IvrConfig {
         Self {
             prompts_dir: "prompts".into(),
             dialplans_dir: "dialplans".into(),
+            languages: Language::ALL.to_vec(),
         }
+    }
+}
+
+impl IvrConfig {
+    /// At least one language, none twice (unknown codes are refused when parsing).
+    fn validate(&self) -> Result<(), ConfigError> {
+        if self.languages.is_empty() {
+            return Err(ConfigError::Invalid(
+                "ivr.languages: at least one language is needed".into(),
+            ));
+        }
+        for (i, l) in self.languages.iter().enumerate() {
+            if self.languages[..i].contains(l) {
+                return Err(ConfigError::Invalid(format!(
+                    "ivr.languages: {l} is listed twice"
+                )));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -253,6 +278,7 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.sip.rtp_port_range()?;
+        self.ivr.validate()?;
         if self.caller_lines.iter().any(|l| l.number.trim().is_empty()) {
             return Err(ConfigError::Invalid(
                 "caller_lines: every line needs a number".into(),
@@ -369,6 +395,24 @@ listen = "127.0.0.1:9090"
         // The shipped example documents the defaults; this keeps it true.
         let text = include_str!("../kenkocall.example.toml");
         assert_eq!(parse(text).unwrap(), Config::defaults());
+    }
+
+    #[test]
+    fn ivr_languages_default_to_all_eight_in_menu_order() {
+        let cfg = parse("[ivr]\n").unwrap();
+        assert_eq!(cfg.ivr.languages, Language::ALL);
+        let two = parse("[ivr]\nlanguages = [\"ja\", \"en\"]\n").unwrap();
+        assert_eq!(two.ivr.languages, [Language::Ja, Language::En]);
+    }
+
+    #[test]
+    fn unknown_empty_or_repeated_ivr_language_is_refused() {
+        let unknown = parse("[ivr]\nlanguages = [\"ja\", \"tl\"]\n").unwrap_err();
+        assert!(unknown.to_string().contains("tl"), "{unknown}");
+        let empty = parse("[ivr]\nlanguages = []\n").unwrap_err();
+        assert!(empty.to_string().contains("at least one"), "{empty}");
+        let twice = parse("[ivr]\nlanguages = [\"en\", \"en\"]\n").unwrap_err();
+        assert!(twice.to_string().contains("en is listed twice"), "{twice}");
     }
 
     #[test]

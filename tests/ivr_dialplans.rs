@@ -23,11 +23,11 @@ fn plans_with(file: &str, edit: impl Fn(String) -> String) -> tempfile::TempDir 
 }
 
 fn catalog() -> PromptCatalog {
-    PromptCatalog::load(&root().join("prompts"), &Language::ALL).unwrap()
+    PromptCatalog::load(&root().join("prompts"), Language::ALL).unwrap()
 }
 
 fn load(dir: &Path) -> Result<Dialplans, DialplanError> {
-    Dialplans::load(dir, &catalog(), &Language::ALL)
+    Dialplans::load(dir, &catalog(), Language::ALL)
 }
 
 fn replace(from: &'static str, to: &'static str) -> impl Fn(String) -> String {
@@ -42,7 +42,7 @@ fn shipped_dialplans_prompts_and_wavs_pass_the_start_up_check() {
     let plans = kenkocall::ivr::load(
         &root().join("dialplans"),
         &root().join("prompts"),
-        &Language::ALL,
+        Language::ALL,
     )
     .unwrap();
     let ids = plans.prompt_ids();
@@ -118,13 +118,13 @@ fn an_unknown_prompt_in_the_question_set_is_named() {
 #[test]
 fn a_prompt_missing_in_one_language_names_the_language_and_its_texts_file() {
     let prompts = tempfile::tempdir().unwrap();
-    for lang in Language::ALL {
-        let d = prompts.path().join(lang.code());
+    for &lang in Language::ALL {
+        let d = prompts.path().join(lang.as_str());
         fs::create_dir_all(&d).unwrap();
         let mut text = fs::read_to_string(
             root()
                 .join("prompts")
-                .join(lang.code())
+                .join(lang.as_str())
                 .join("prompts.toml"),
         )
         .unwrap();
@@ -137,8 +137,8 @@ fn a_prompt_missing_in_one_language_names_the_language_and_its_texts_file() {
         }
         fs::write(d.join("prompts.toml"), text).unwrap();
     }
-    let catalog = PromptCatalog::load(prompts.path(), &Language::ALL).unwrap();
-    let err = Dialplans::load(&root().join("dialplans"), &catalog, &Language::ALL).unwrap_err();
+    let catalog = PromptCatalog::load(prompts.path(), Language::ALL).unwrap();
+    let err = Dialplans::load(&root().join("dialplans"), &catalog, Language::ALL).unwrap_err();
     let msg = err.to_string();
     assert!(
         matches!(
@@ -207,8 +207,8 @@ fn a_menu_language_that_is_not_configured_is_refused() {
 /// A prompts folder with `lang`'s texts and WAVs copied.
 fn prompts_copy(lang: Language) -> (tempfile::TempDir, PathBuf) {
     let dir = tempfile::tempdir().unwrap();
-    let src = root().join("prompts").join(lang.code());
-    let dst = dir.path().join(lang.code());
+    let src = root().join("prompts").join(lang.as_str());
+    let dst = dir.path().join(lang.as_str());
     fs::create_dir_all(&dst).unwrap();
     for e in fs::read_dir(&src).unwrap() {
         let e = e.unwrap();
@@ -290,7 +290,7 @@ fn load_reports_a_missing_texts_file_as_an_ivr_error() {
 fn every_prompt_has_text_in_every_language_and_japanese_requests_are_polite() {
     let cat = catalog();
     let plans = shipped();
-    for lang in Language::ALL {
+    for &lang in Language::ALL {
         for id in plans.prompt_ids() {
             let r = kenkocall::ivr::PromptRef::new(lang, id.as_str());
             let t = cat.text(&r).unwrap_or_else(|| panic!("{r} has no text"));

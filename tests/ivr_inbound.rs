@@ -5,9 +5,7 @@ mod ivr_support;
 use std::time::Duration;
 
 use ivr_support::*;
-use kenkocall::ivr::{
-    Action, AlertLevel, AnswerValue, CallOutcome, IdentityResult, Language, SYMPTOMS,
-};
+use kenkocall::ivr::{Action, AlertLevel, AnswerValue, CallOutcome, IdentityResult, Language};
 
 #[test]
 fn issue_key_sequence_reports_36_5_and_97_with_no_symptoms_complete() {
@@ -35,7 +33,7 @@ fn issue_key_sequence_reports_36_5_and_97_with_no_symptoms_complete() {
         (0, "spo2".into(), pct(97)),
     ];
     expected.extend(
-        SYMPTOMS
+        kenkocall::store::Symptom::ALL
             .iter()
             .map(|s| (0, s.to_string(), AnswerValue::YesNo(false))),
     );
@@ -472,8 +470,9 @@ fn a_centre_threshold_from_the_store_decides_the_closing() {
     let mut p = Phone::inbound();
     p.listen_then("1");
     p.identify("1234567", "0101");
-    let strict = kenkocall::ivr::Thresholds {
-        spo2_urgent_at_or_below: 96,
+    let strict = kenkocall::ivr::AlertThresholds {
+        spo2_urgent: 96,
+        spo2_recheck: 97,
         ..Default::default()
     };
     p.identity(IdentityResult::Verified {

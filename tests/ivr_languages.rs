@@ -7,12 +7,12 @@ use kenkocall::ivr::Language;
 
 #[test]
 fn inbound_caller_choosing_each_language_hears_only_that_language_after_the_menu() {
-    for (n, lang) in Language::ALL.into_iter().enumerate() {
+    for (n, &lang) in Language::ALL.iter().enumerate() {
         let mut p = Phone::inbound();
         // The menu offers every language in its own voice, in menu order.
         let opening: Vec<Language> = p.played().iter().map(|r| r.lang).collect();
         assert_eq!(opening[..2], [Language::Ja, Language::Ja]);
-        assert_eq!(opening[2..], Language::ALL);
+        assert_eq!(opening[2..], *Language::ALL);
         let menu_len = p.played().len();
         p.listen_then(&(n + 1).to_string());
         assert_eq!(p.ivr.language(), lang);
@@ -31,7 +31,7 @@ fn inbound_caller_choosing_each_language_hears_only_that_language_after_the_menu
 
 #[test]
 fn outbound_patient_hears_their_own_language_from_the_first_word() {
-    for lang in Language::ALL {
+    for &lang in Language::ALL {
         let mut p = Phone::outbound(lang);
         p.listen_then("1");
         p.answer_questionnaire("365", "#", ALL_NO);

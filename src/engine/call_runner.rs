@@ -75,6 +75,7 @@ impl CallRunner {
         while let Some(action) = self.interpreter.poll_action() {
             match action {
                 Action::Play { id, prompts, .. } => {
+                    tracing::debug!(call = self.call.0, prompts = %phrase_ids(&prompts), "play");
                     let audio = self.resolve(&prompts);
                     if audio.is_empty() {
                         // Nothing to wait for: finish the play at once.
@@ -182,10 +183,10 @@ impl CallRunner {
         prompts
             .iter()
             .filter_map(|p| {
-                let found = self.shared.prompts.get(p.lang.code(), &p.id);
+                let found = self.shared.prompts.get(p.lang.as_str(), &p.id);
                 if found.is_none() {
                     // Start-up checks every prompt; this is a bug, not a caller's problem.
-                    tracing::error!(lang = p.lang.code(), prompt = %p.id, "prompt missing");
+                    tracing::error!(lang = p.lang.as_str(), prompt = %p.id, "prompt missing");
                 }
                 found
             })
@@ -205,6 +206,16 @@ impl CallRunner {
             tracing::error!(error = %e, "cannot mark the number wrong");
         }
     }
+}
+
+/// The ids of a play without its read-back digits (the answers stay out of the logs).
+fn phrase_ids(prompts: &[PromptRef]) -> String {
+    let ids: Vec<&str> = prompts
+        .iter()
+        .map(|p| p.id.as_str())
+        .filter(|id| !id.starts_with("digit_"))
+        .collect();
+    ids.join(",")
 }
 
 fn far_future() -> Instant {

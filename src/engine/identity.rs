@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::Utc;
 
 use super::answers::KnownPerson;
-use crate::ivr::{IdentityClaim, IdentityResult, Thresholds};
+use crate::ivr::{IdentityClaim, IdentityResult};
 use crate::privacy::{mask_hersys_id, mask_phone};
 use crate::store::{AuthFailureKey, IdentityCheck, Store, StoreError};
 
@@ -104,16 +104,9 @@ async fn check(
     if today > patient.observation_end {
         return Ok(IdentityOutcome::only(IdentityResult::ObservationEnded));
     }
-    let a = &centre.settings.alerts;
-    let thresholds = Thresholds {
-        spo2_urgent_at_or_below: u32::from(a.spo2_urgent),
-        spo2_recheck_at_or_below: u32::from(a.spo2_recheck),
-        temperature_follow_up_tenths: u32::try_from(a.temperature_followup_dc).unwrap_or(375),
-        ..Thresholds::default()
-    };
     Ok(IdentityOutcome {
         result: IdentityResult::Verified {
-            thresholds: Some(thresholds),
+            thresholds: Some(centre.settings.alerts),
         },
         person: Some(KnownPerson {
             patient: patient.id,

@@ -69,7 +69,11 @@ impl Engine {
     /// Loads and checks dialplans and prompts (refusing to start on any problem), then
     /// starts media and SIP and begins answering the health-call line.
     pub async fn start(cfg: &Config, store: Store) -> Result<Engine, EngineError> {
-        let plans = crate::ivr::load(&cfg.ivr.dialplans_dir, &cfg.ivr.prompts_dir, &Language::ALL)?;
+        let plans = crate::ivr::load(
+            &cfg.ivr.dialplans_dir,
+            &cfg.ivr.prompts_dir,
+            &cfg.ivr.languages,
+        )?;
         let prompts = PromptLibrary::load_dir(&cfg.ivr.prompts_dir)?;
         cfg.sip.rtp_port_range()?;
         let media = MediaEngine::start(EngineConfig {

@@ -9,15 +9,15 @@ use std::time::Duration;
 
 use serde::Deserialize;
 
-use super::language::Language;
 use super::node::Node;
 use super::prompts::{PromptCatalog, builtin_prompt_ids};
 use super::questions::QuestionSet;
+use crate::store::Language;
 
 /// Why a dialplan or the question set was refused.
 #[derive(Debug, thiserror::Error)]
 pub enum DialplanError {
-    #[error("cannot read dialplan {file}: {source}")]
+    #[error("cannot read dialplan {file}")]
     Read {
         file: PathBuf,
         source: std::io::Error,

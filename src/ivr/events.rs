@@ -4,10 +4,10 @@
 use std::fmt;
 use std::time::Duration;
 
-use super::alerts::{AlertLevel, Thresholds};
 use super::prompts::PromptRef;
 use super::questions::AnswerValue;
 use crate::privacy::mask_hersys_id;
+use crate::store::{AlertLevel, AlertThresholds};
 
 /// Names one timer the interpreter asked for; a fired id it no longer waits for is ignored.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
@@ -46,7 +46,7 @@ impl From<crate::call::Digit> for Event {
 pub enum IdentityResult {
     /// ID and birthday match a patient under observation. `thresholds` are the
     /// patient's health centre's, if they differ from the defaults.
-    Verified { thresholds: Option<Thresholds> },
+    Verified { thresholds: Option<AlertThresholds> },
     /// No match (unknown ID and wrong birthday are not told apart).
     Mismatch,
     /// Too many failures from this number or for this ID; told so without learning

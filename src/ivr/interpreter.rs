@@ -5,14 +5,14 @@
 use std::collections::VecDeque;
 use std::sync::Arc;
 
-use super::alerts::Thresholds;
 use super::collector::{Collected, DigitCollector, FieldTimer, TimerChange};
 use super::dialplan::{Dialplan, Dialplans};
 use super::events::{Action, CallOutcome, Event, PersonIndex, PlayId, TimerId};
-use super::language::Language;
 use super::node::Field;
 use super::prompts::PromptRef;
 use super::questions::{AnswerValue, Answers};
+use crate::store::AlertThresholds;
+use crate::store::Language;
 
 /// Transitions allowed without waiting for an event; more means a loop in the plan.
 pub(super) const MAX_HOPS: usize = 64;
@@ -76,7 +76,7 @@ pub struct Interpreter {
     pub(super) plans: Arc<Dialplans>,
     pub(super) direction: Direction,
     pub(super) lang: Language,
-    pub(super) thresholds: Thresholds,
+    pub(super) thresholds: AlertThresholds,
     pub(super) node: String,
     pub(super) stage: Stage,
     /// Keys pressed while nothing was listening, kept for the next field.
@@ -98,7 +98,7 @@ pub struct Interpreter {
 
 impl Interpreter {
     /// An inbound health call; starts with the language menu.
-    pub fn inbound(plans: Arc<Dialplans>, default_thresholds: Thresholds) -> Self {
+    pub fn inbound(plans: Arc<Dialplans>, default_thresholds: AlertThresholds) -> Self {
         let mut me = Self::new(plans, Direction::Inbound, Language::Ja, default_thresholds);
         let start = me.plan().start.clone();
         me.goto(&start);
@@ -106,7 +106,7 @@ impl Interpreter {
     }
 
     /// An auto-call, answered; the patient (person 0) and their language are known.
-    pub fn outbound(plans: Arc<Dialplans>, lang: Language, thresholds: Thresholds) -> Self {
+    pub fn outbound(plans: Arc<Dialplans>, lang: Language, thresholds: AlertThresholds) -> Self {
         let mut me = Self::new(plans, Direction::Outbound, lang, thresholds);
         me.persons.push(Person::default());
         me.current = Some(0);
@@ -115,7 +115,12 @@ impl Interpreter {
         me
     }
 
-    fn new(plans: Arc<Dialplans>, direction: Direction, lang: Language, t: Thresholds) -> Self {
+    fn new(
+        plans: Arc<Dialplans>,
+        direction: Direction,
+        lang: Language,
+        t: AlertThresholds,
+    ) -> Self {
         Self {
             plans,
             direction,

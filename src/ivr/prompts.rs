@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::Deserialize;
 
 use super::dialplan::Dialplans;
-use super::language::Language;
+use crate::store::Language;
 
 /// One prompt to play: its id in one language.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -28,7 +28,8 @@ impl PromptRef {
 
     /// `<dir>/<lang>/<id>.wav`.
     pub fn wav_path(&self, dir: &Path) -> PathBuf {
-        dir.join(self.lang.code()).join(format!("{}.wav", self.id))
+        dir.join(self.lang.as_str())
+            .join(format!("{}.wav", self.id))
     }
 }
 
@@ -53,7 +54,7 @@ pub fn digit_prompt(d: char) -> String {
 /// Why prompts refuse to load or are incomplete.
 #[derive(Debug, thiserror::Error)]
 pub enum PromptError {
-    #[error("cannot read prompt texts {file}: {source}")]
+    #[error("cannot read prompt texts {file}")]
     Read {
         file: PathBuf,
         source: std::io::Error,
@@ -99,7 +100,7 @@ impl PromptCatalog {
     pub fn load(dir: &Path, languages: &[Language]) -> Result<Self, PromptError> {
         let mut texts = BTreeMap::new();
         for &lang in languages {
-            let file = dir.join(lang.code()).join("prompts.toml");
+            let file = dir.join(lang.as_str()).join("prompts.toml");
             let raw = std::fs::read_to_string(&file).map_err(|source| PromptError::Read {
                 file: file.clone(),
                 source,
@@ -143,7 +144,7 @@ impl PromptCatalog {
 
     /// The file that should hold the text of `lang`'s prompts.
     pub fn texts_file(&self, lang: Language) -> PathBuf {
-        self.dir.join(lang.code()).join("prompts.toml")
+        self.dir.join(lang.as_str()).join("prompts.toml")
     }
 }
 

@@ -2,13 +2,13 @@
 //! numbers back for confirmation, saves every answer as it is given and completes the
 //! report with its alert level.
 
-use super::alerts::{AlertLevel, alert_level};
 use super::collector::{FieldSpec, Validator};
 use super::events::Action;
 use super::interpreter::{Interpreter, Person, Purpose};
 use super::node::Node;
 use super::prompts::{PromptRef, digit_prompt};
 use super::questions::{AnswerValue, NumberQuestion, Question};
+use crate::store::AlertLevel;
 
 impl Interpreter {
     pub(super) fn question(&self, index: usize) -> Option<&Question> {
@@ -169,7 +169,7 @@ impl Interpreter {
         let alert = match self.persons.get_mut(person) {
             Some(p) => {
                 p.complete = true;
-                alert_level(&p.answers, &self.thresholds)
+                p.answers.alert_level(&self.thresholds)
             }
             None => AlertLevel::Normal,
         };

@@ -6,25 +6,12 @@ use std::path::Path;
 
 use serde::{Deserialize, Serialize};
 
-use super::alerts::Thresholds;
 use super::dialplan::DialplanError;
+use crate::store::{AlertLevel, AlertThresholds, Symptom};
 
 /// Question ids the alert rules rely on.
 pub const TEMPERATURE: &str = "temperature";
 pub const SPO2: &str = "spo2";
-
-/// The symptom ids shared by store, IVR and JSON.
-pub const SYMPTOMS: [&str; 9] = [
-    "shortness_of_breath",
-    "cough",
-    "sputum",
-    "sore_throat",
-    "fatigue",
-    "headache",
-    "taste_smell_loss",
-    "diarrhoea",
-    "chest_pain",
-];
 
 /// `dialplans/questions.toml`: the questions, in the order they are asked.
 #[derive(Debug, Clone, PartialEq, Deserialize)]
@@ -34,7 +21,7 @@ pub struct QuestionSet {
     pub version: String,
     /// Default alert thresholds; a health centre may override them.
     #[serde(default)]
-    pub thresholds: Thresholds,
+    pub thresholds: AlertThresholds,
     /// Prompts shared by every question.
     pub voice: QuestionVoice,
     pub questions: Vec<Question>,
@@ -205,11 +192,11 @@ impl QuestionSet {
             }
         }
         for s in &self.thresholds.follow_up_symptoms {
-            match self.questions.iter().find(|q| q.id() == s) {
+            match self.questions.iter().find(|q| q.id() == s.as_str()) {
                 Some(Question::YesNo(_)) => {}
                 _ => {
                     return Err(format!(
-                        "thresholds.follow_up_symptoms: {s:?} is not a yes/no question"
+                        "thresholds.follow_up_symptoms: {s} is not a yes/no question"
                     ));
                 }
             }
@@ -296,6 +283,27 @@ impl Answers {
     pub fn iter(&self) -> impl Iterator<Item = (&str, AnswerValue)> {
         self.values.iter().map(|(k, v)| (k.as_str(), *v))
     }
+
+    /// The yes/no answers to the shared symptom questions.
+    pub fn symptoms(&self) -> BTreeMap<Symptom, bool> {
+        self.values
+            .iter()
+            .filter_map(|(id, v)| match v {
+                AnswerValue::YesNo(b) => Some((Symptom::parse(id).ok()?, *b)),
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The alert these answers call for, by the same rule the staff pages use.
+    pub fn alert_level(&self, thresholds: &AlertThresholds) -> AlertLevel {
+        let spo2 = self.spo2().map(|s| u8::try_from(s).unwrap_or(u8::MAX));
+        thresholds.assess(
+            self.temperature_tenths().map(i64::from),
+            spo2,
+            &self.symptoms(),
+        )
+    }
 }
 
 #[cfg(test)]
@@ -311,10 +319,10 @@ mod tests {
     fn shipped_question_set_has_every_symptom_and_the_number_rules() {
         let set = QuestionSet::load(&shipped()).unwrap();
         assert_eq!(set.version, "2026-11-v1");
-        for s in SYMPTOMS {
+        for s in Symptom::ALL {
             assert!(
                 matches!(
-                    set.questions.iter().find(|q| q.id() == s),
+                    set.questions.iter().find(|q| q.id() == s.as_str()),
                     Some(Question::YesNo(_))
                 ),
                 "{s}"
@@ -344,6 +352,49 @@ mod tests {
         assert!(
             msg.contains("dialplans/q.toml") && msg.contains("cough"),
             "{msg}"
+        );
+    }
+
+    fn numbers(temp: u32, spo2: u32) -> Answers {
+        let mut a = Answers::new();
+        let number = |scaled, decimals| AnswerValue::Number { scaled, decimals };
+        a.set(TEMPERATURE, number(temp, 1));
+        a.set(SPO2, number(spo2, 0));
+        a
+    }
+
+    #[test]
+    fn answers_are_assessed_by_the_stored_rule() {
+        let t = AlertThresholds::default();
+        assert_eq!(numbers(365, 97).alert_level(&t), AlertLevel::Normal);
+        assert_eq!(numbers(365, 93).alert_level(&t), AlertLevel::Urgent);
+        assert_eq!(numbers(365, 95).alert_level(&t), AlertLevel::Recheck);
+        assert_eq!(numbers(375, 97).alert_level(&t), AlertLevel::FollowUp);
+        let mut chest = numbers(365, 97);
+        chest.set("chest_pain", AnswerValue::YesNo(true));
+        chest.set("cough", AnswerValue::YesNo(false));
+        assert_eq!(chest.alert_level(&t), AlertLevel::FollowUp);
+        assert_eq!(
+            chest.symptoms(),
+            [(Symptom::Cough, false), (Symptom::ChestPain, true)].into()
+        );
+        let mut nm = Answers::new();
+        nm.set(SPO2, AnswerValue::NotMeasured);
+        assert_eq!(nm.alert_level(&t), AlertLevel::Normal);
+    }
+
+    #[test]
+    fn a_follow_up_symptom_without_a_yes_no_question_is_refused() {
+        let text = std::fs::read_to_string(shipped()).unwrap().replace(
+            "[[questions]]\nkind = \"yes_no\"\nid = \"chest_pain\"",
+            "[[questions]]\nkind = \"yes_no\"\nid = \"chest_ache\"",
+        );
+        assert!(text.contains("chest_ache"), "fixture edit did not apply");
+        let err = QuestionSet::parse(&text, Path::new("q.toml")).unwrap_err();
+        assert!(
+            err.to_string()
+                .contains("chest_pain is not a yes/no question"),
+            "{err}"
         );
     }
 

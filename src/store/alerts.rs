@@ -7,12 +7,16 @@ use super::{HealthReport, Symptom};
 
 /// Alert thresholds (the mission's defaults): SpO2 at or below `spo2_urgent` is urgent,
 /// at or below `spo2_recheck` worth re-checking; temperature at or above
-/// `temperature_followup_dc` (0.1 °C) flags follow-up.
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+/// `temperature_followup_dc` (0.1 °C) or a "yes" to any of `follow_up_symptoms` flags
+/// follow-up. The numbers are stored per health centre; the symptom list is not stored
+/// yet (every centre reads back the default list).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields, default)]
 pub struct AlertThresholds {
     pub spo2_urgent: u8,
     pub spo2_recheck: u8,
     pub temperature_followup_dc: i64,
+    pub follow_up_symptoms: Vec<Symptom>,
 }
 
 impl Default for AlertThresholds {
@@ -21,6 +25,7 @@ impl Default for AlertThresholds {
             spo2_urgent: 93,
             spo2_recheck: 95,
             temperature_followup_dc: 375,
+            follow_up_symptoms: vec![Symptom::ShortnessOfBreath, Symptom::ChestPain],
         }
     }
 }
@@ -32,14 +37,15 @@ pub enum AlertLevel {
     Normal,
     /// SpO2 just above urgent: measure again.
     Recheck,
-    /// Fever, shortness of breath or chest pain: staff follow up.
+    /// Fever or a follow-up symptom (by default shortness of breath or chest pain).
     FollowUp,
     /// SpO2 at or below the urgent threshold: staff contact the patient now (red).
     Urgent,
 }
 
 impl AlertThresholds {
-    /// The highest level any answer reaches; unanswered questions raise nothing.
+    /// The highest level any answer reaches; unanswered questions and an SpO2 that was
+    /// not measured raise nothing.
     pub fn assess(
         &self,
         temperature_dc: Option<i64>,
@@ -55,7 +61,8 @@ impl AlertThresholds {
             }
         }
         let fever = temperature_dc.is_some_and(|t| t >= self.temperature_followup_dc);
-        let flagged = [Symptom::ShortnessOfBreath, Symptom::ChestPain]
+        let flagged = self
+            .follow_up_symptoms
             .iter()
             .any(|s| symptoms.get(s) == Some(&true));
         if fever || flagged {
@@ -112,11 +119,26 @@ mod tests {
     }
 
     #[test]
+    fn a_no_to_a_follow_up_symptom_raises_nothing() {
+        let symptoms = [
+            (Symptom::ChestPain, false),
+            (Symptom::ShortnessOfBreath, false),
+        ]
+        .into_iter()
+        .collect();
+        assert_eq!(
+            AlertThresholds::default().assess(Some(365), Some(97), &symptoms),
+            AlertLevel::Normal
+        );
+    }
+
+    #[test]
     fn per_centre_thresholds_apply() {
         let strict = AlertThresholds {
             spo2_urgent: 95,
             spo2_recheck: 96,
             temperature_followup_dc: 370,
+            ..AlertThresholds::default()
         };
         let none = BTreeMap::new();
         assert_eq!(strict.assess(None, Some(95), &none), AlertLevel::Urgent);
@@ -124,5 +146,29 @@ mod tests {
             strict.assess(Some(371), Some(99), &none),
             AlertLevel::FollowUp
         );
+    }
+
+    #[test]
+    fn the_follow_up_symptom_list_is_configurable() {
+        let cough_too = AlertThresholds {
+            follow_up_symptoms: vec![Symptom::Cough],
+            ..AlertThresholds::default()
+        };
+        let cough = [(Symptom::Cough, true)].into_iter().collect();
+        let chest = [(Symptom::ChestPain, true)].into_iter().collect();
+        assert_eq!(cough_too.assess(None, None, &cough), AlertLevel::FollowUp);
+        assert_eq!(cough_too.assess(None, None, &chest), AlertLevel::Normal);
+    }
+
+    #[test]
+    fn thresholds_parse_from_toml_with_defaults_and_refuse_unknown_symptoms() {
+        let t: AlertThresholds = toml::from_str("spo2_urgent = 92").unwrap();
+        assert_eq!(t.spo2_urgent, 92);
+        assert_eq!(
+            t.follow_up_symptoms,
+            AlertThresholds::default().follow_up_symptoms
+        );
+        assert!(toml::from_str::<AlertThresholds>("follow_up_symptoms = [\"sneezing\"]").is_err());
+        assert!(toml::from_str::<AlertThresholds>("spo2_urgent_at_or_below = 93").is_err());
     }
 }

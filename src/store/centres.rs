@@ -171,6 +171,8 @@ fn from_row(row: &AnyRow) -> Result<HealthCentre, StoreError> {
                 spo2_urgent: u8_of("alert_spo2_urgent")?,
                 spo2_recheck: u8_of("alert_spo2_recheck")?,
                 temperature_followup_dc: small("alert_temp_followup_dc")?,
+                // Not a column yet: every centre uses the default follow-up symptoms.
+                ..AlertThresholds::default()
             },
             calling_hours: CallingHours {
                 from_minute: u16_of("calling_from_minute")?,

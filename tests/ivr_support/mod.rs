@@ -7,8 +7,8 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use kenkocall::ivr::{
-    Action, AlertLevel, AnswerValue, CallOutcome, Dialplans, Event, IdentityResult, Interpreter,
-    Language, PlayId, PromptRef, Thresholds, TimerId,
+    Action, AlertLevel, AlertThresholds, AnswerValue, CallOutcome, Dialplans, Event,
+    IdentityResult, Interpreter, Language, PlayId, PromptRef, TimerId,
 };
 
 pub fn root() -> PathBuf {
@@ -23,7 +23,7 @@ pub fn plans() -> Arc<Dialplans> {
             kenkocall::ivr::load(
                 &root().join("dialplans"),
                 &root().join("prompts"),
-                &Language::ALL,
+                Language::ALL,
             )
             .expect("shipped dialplans and prompts load")
         })
@@ -42,11 +42,15 @@ pub struct Phone {
 
 impl Phone {
     pub fn inbound() -> Self {
-        Self::wrap(Interpreter::inbound(plans(), Thresholds::default()))
+        Self::wrap(Interpreter::inbound(plans(), AlertThresholds::default()))
     }
 
     pub fn outbound(lang: Language) -> Self {
-        Self::wrap(Interpreter::outbound(plans(), lang, Thresholds::default()))
+        Self::wrap(Interpreter::outbound(
+            plans(),
+            lang,
+            AlertThresholds::default(),
+        ))
     }
 
     fn wrap(ivr: Interpreter) -> Self {
