@@ -141,5 +141,5 @@ async fn baresip_rfc4733_keys_give_a_complete_health_call_report() {
     assert_eq!(symptoms.len(), 9, "{r}");
     assert!(symptoms.values().all(|v| *v == json!(false)), "{r}");
     assert_eq!(r["complete"], json!(true));
-    line.engine.shutdown();
+    line.engine.shutdown().await;
 }

@@ -76,7 +76,7 @@ async fn issue_sequence_gives_a_complete_report(slot: u16, inband: bool) {
         Some("goodbye"),
         "{played:?}"
     );
-    line.engine.shutdown();
+    line.engine.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -119,7 +119,7 @@ async fn wrong_birthday_three_times_ends_with_the_contact_centre_prompt_and_no_r
     );
     assert_eq!(line.auth_failures(id).await, 3);
     assert!(line.reports(id).await.is_empty());
-    line.engine.shutdown();
+    line.engine.shutdown().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -156,5 +156,5 @@ async fn caller_hanging_up_after_the_spo2_keeps_a_partial_report() {
         Some("ask_shortness_of_breath"),
         "{played:?}"
     );
-    line.engine.shutdown();
+    line.engine.shutdown().await;
 }

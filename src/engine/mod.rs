@@ -27,15 +27,17 @@ use registry::CallRegistry;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
-    #[error("IVR: {0}")]
+    // Transparent: each cause already says what it is about, and anyhow's `{:#}` would
+    // otherwise print it twice.
+    #[error(transparent)]
     Ivr(#[from] IvrError),
-    #[error("prompts: {0}")]
+    #[error(transparent)]
     Prompts(#[from] PromptError),
-    #[error("media: {0}")]
+    #[error(transparent)]
     Media(#[from] MediaError),
-    #[error("SIP: {0}")]
+    #[error(transparent)]
     Sip(#[from] SipError),
-    #[error("config: {0}")]
+    #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
 }
 
