@@ -13,7 +13,10 @@ impl Store {
     /// One centre's patients, by HER-SYS ID.
     pub async fn list_centre_patients(&self, centre: CentreId) -> Result<Vec<Patient>, StoreError> {
         let sql = select_patients!("WHERE p.health_centre_id = $1 ORDER BY p.hersys_id");
-        let rows = sqlx::query(sql).bind(centre.0).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(sql)
+            .bind(centre.0)
+            .fetch_all(&self.pool)
+            .await?;
         rows.iter().map(from_row).collect()
     }
 
@@ -25,7 +28,10 @@ impl Store {
              JOIN patients p2 ON p2.id = r2.patient_id WHERE p2.health_centre_id = $1 \
              GROUP BY r2.patient_id) ORDER BY r.id, s.symptom"
         );
-        let rows = sqlx::query(sql).bind(centre.0).fetch_all(&self.pool).await?;
+        let rows = sqlx::query(sql)
+            .bind(centre.0)
+            .fetch_all(&self.pool)
+            .await?;
         fold_rows(&rows)
     }
 

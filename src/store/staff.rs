@@ -40,7 +40,6 @@ pub fn valid_username(name: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'.' | b'_' | b'-' | b'@'))
 }
 
-
 fn staff_from_row(r: &AnyRow) -> Result<StaffAccount, StoreError> {
     Ok(StaffAccount {
         id: StaffId(r.try_get("id")?),
@@ -97,9 +96,9 @@ impl Store {
             "SELECT s.id, s.username, s.health_centre_id, s.password_hash, s.created_at_ms \
              FROM staff_accounts s WHERE s.username = $1",
         )
-            .bind(username)
-            .fetch_optional(&self.pool)
-            .await?;
+        .bind(username)
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref().map(staff_from_row).transpose()
     }
 
@@ -139,10 +138,10 @@ impl Store {
              JOIN staff_sessions x ON x.staff_id = s.id \
              WHERE x.token_hash = $1 AND x.expires_at_ms > $2",
         )
-            .bind(token_hash)
-            .bind(to_ms(now))
-            .fetch_optional(&self.pool)
-            .await?;
+        .bind(token_hash)
+        .bind(to_ms(now))
+        .fetch_optional(&self.pool)
+        .await?;
         row.as_ref()
             .map(|r| {
                 Ok(StaffSession {
