@@ -5,7 +5,7 @@ use std::sync::OnceLock;
 
 use argon2::Argon2;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRequestParts, OriginalUri};
 use axum::http::request::Parts;
 use axum::http::{HeaderMap, Method, header};
 use axum::response::{IntoResponse, Redirect, Response};
@@ -135,7 +135,12 @@ impl FromRequestParts<AdminState> for Staff {
             token_hash: hash,
         };
         // API writes carry the token in a header; page forms are checked by their handler.
-        if parts.uri.path().starts_with("/api/") && is_write(&parts.method) {
+        // Inside the nested `/api` router `parts.uri` has lost its prefix: use the original.
+        let path = parts
+            .extensions
+            .get::<OriginalUri>()
+            .map_or_else(|| parts.uri.path().to_string(), |o| o.0.path().to_string());
+        if path.starts_with("/api/") && is_write(&parts.method) {
             let given = parts
                 .headers
                 .get(csrf::HEADER)
