@@ -3,7 +3,7 @@
 use axum::Json;
 use axum::extract::{Form, Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Redirect, Response};
+use axum::response::{AppendHeaders, IntoResponse, Redirect, Response};
 use chrono::Duration;
 use serde::Deserialize;
 use serde_json::json;
@@ -116,11 +116,12 @@ pub(super) async fn form_login(
         return super::html::error_page(AdminError::Csrf);
     }
     match start_session(&state, &c.username, &c.password).await {
+        // AppendHeaders: a plain array would keep only the last Set-Cookie.
         Ok((token, _)) => (
-            [
+            AppendHeaders([
                 (header::SET_COOKIE, session_cookie(&state, &token)),
                 (header::SET_COOKIE, set_cookie(&state, LOGIN_COOKIE, "", 0)),
-            ],
+            ]),
             Redirect::to("/"),
         )
             .into_response(),
