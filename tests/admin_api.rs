@@ -190,6 +190,29 @@ async fn patient_lifecycle_through_the_api_is_audited_with_the_staff_name() {
         assert_eq!(r.status, StatusCode::OK, "{}", r.text());
         assert_eq!(r.json()["contact_method"], "health_call");
         assert_eq!(r.json()["call_slots"], json!([9, 16]));
+        let end = (today + chrono::Days::new(3)).to_string();
+        let r = sato
+            .json(
+                Method::PATCH,
+                &uri,
+                json!({"language": "pt", "observation_end": end}),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::OK, "{}", r.text());
+        assert_eq!(r.json()["language"], "pt");
+        assert_eq!(r.json()["observation_end"], json!(end));
+        let r = sato
+            .json(
+                Method::PATCH,
+                &uri,
+                json!({"observation_end": "2000-01-01"}),
+            )
+            .await;
+        assert_eq!(
+            r.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "end before start"
+        );
         let r = sato
             .json(Method::PATCH, &uri, json!({"call_slots": [3]}))
             .await;
@@ -244,6 +267,8 @@ async fn patient_lifecycle_through_the_api_is_audited_with_the_staff_name() {
                 "enrol",
                 "set_contact_method",
                 "set_slots",
+                "set_language",
+                "set_period",
                 "stop",
                 "resume",
                 "wrong_number",

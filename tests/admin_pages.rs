@@ -277,3 +277,39 @@ async fn centre_slot_form_changes_default_slots_and_is_audited() {
     );
     db.finish().await;
 }
+
+#[tokio::test]
+async fn patient_details_form_ends_observation_early_and_changes_language() {
+    let db = common::sqlite().await;
+    two_centres(&db.store).await;
+    let p = enrol(&db.store, patient_of("Minato", "1000091", "03-1111-0091")).await;
+    let (c, csrf) = staff(&db.store).await;
+    let today = chrono::Utc::now().date_naive();
+    let body = format!(
+        "csrf={csrf}&observation_start={}&observation_end={today}&language=es",
+        p.observation_start
+    );
+    let r = c
+        .form(&format!("/patients/{}/details", p.id.0), &body)
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.text());
+    let after = db.store.get_patient_by_id(p.id).await.unwrap();
+    assert_eq!(after.observation_end, today);
+    assert_eq!(after.language.as_str(), "es");
+    let actions: Vec<String> = db
+        .store
+        .list_audit(Some(p.id))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|a| a.action)
+        .collect();
+    assert_eq!(actions, ["enrol", "set_period", "set_language"]);
+    let bad = body.replace(
+        &format!("observation_end={today}"),
+        "observation_end=1999-01-01",
+    );
+    let r = c.form(&format!("/patients/{}/details", p.id.0), &bad).await;
+    assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
+    db.finish().await;
+}

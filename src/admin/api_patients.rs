@@ -96,6 +96,12 @@ pub(super) struct PatientUpdate {
     contact_method: Option<ContactMethod>,
     #[serde(default)]
     call_slots: Option<Vec<u8>>,
+    #[serde(default)]
+    language: Option<Language>,
+    #[serde(default)]
+    observation_start: Option<NaiveDate>,
+    #[serde(default)]
+    observation_end: Option<NaiveDate>,
 }
 
 /// PATCH: each given field is its own audited change, applied in field order.
@@ -124,6 +130,17 @@ pub(super) async fn update(
         p = state
             .store
             .set_patient_slots(&p.hersys_id, s, who, now)
+            .await?;
+    }
+    if let Some(l) = u.language {
+        p = state.store.set_language(&p.hersys_id, l, who, now).await?;
+    }
+    if u.observation_start.is_some() || u.observation_end.is_some() {
+        let start = u.observation_start.unwrap_or(p.observation_start);
+        let end = u.observation_end.unwrap_or(p.observation_end);
+        p = state
+            .store
+            .set_observation_period(&p.hersys_id, start, end, who, now)
             .await?;
     }
     Ok(Json(p))

@@ -121,6 +121,7 @@ pub fn router(state: AdminState) -> Router {
             post(pages_patient::wrong_number),
         )
         .route("/patients/{id}/phone", post(pages_patient::phone))
+        .route("/patients/{id}/details", post(pages_patient::edit_details))
         .route("/centre", get(pages_settings::centre_page))
         .route("/centre/slots", post(pages_settings::centre_slots))
         .route("/enrol", get(pages_enrol::page).post(pages_enrol::submit))

@@ -7,14 +7,15 @@ use std::fmt::Write;
 use axum::extract::{Form, Path, Query, State};
 use axum::response::{Html, Redirect};
 
-use super::AdminState;
 use super::auth::{PageStaff, Staff};
 use super::html::{PageError, csrf_field, esc, field, frame, slot_checkboxes};
 use super::i18n::{Texts, UiLang};
 use super::pages_settings::Saved;
 use super::svg::{self, Chart};
+use super::{AdminError, AdminState};
 use crate::store::{
-    CallAttempt, HealthCentre, HealthReport, Patient, ReportFilter, Symptom, national_form,
+    CallAttempt, HealthCentre, HealthReport, Language, Patient, ReportFilter, Symptom,
+    national_form,
 };
 
 fn details(t: &Texts, p: &Patient, today: chrono::NaiveDate) -> String {
@@ -74,6 +75,25 @@ fn actions(t: &Texts, staff: &Staff, p: &Patient, c: &HealthCentre) -> String {
             t.mark_wrong_number
         );
     }
+    let _ = write!(
+        s,
+        r#"<h2>{}</h2><form method="post" action="/patients/{id}/details">{csrf}<label>{} <input name="observation_start" type="date" value="{}" required></label><label>{} <input name="observation_end" type="date" value="{}" required></label><label>{} <select name="language">"#,
+        t.observation_period,
+        t.observation_start,
+        p.observation_start,
+        t.observation_end,
+        p.observation_end,
+        t.language
+    );
+    for l in Language::ALL {
+        let sel = if *l == p.language { " selected" } else { "" };
+        let _ = write!(s, r#"<option value="{l}"{sel}>{l}</option>"#);
+    }
+    let _ = write!(
+        s,
+        r#"</select></label><button type="submit">{}</button></form>"#,
+        t.save
+    );
     let _ = write!(
         s,
         r#"<form method="post" action="/patients/{id}/phone">{csrf}<label>{} <input name="phone" type="tel"></label><button type="submit">{}</button></form>"#,
@@ -298,5 +318,36 @@ pub(super) async fn phone(
             state.now(),
         )
         .await?;
+    Ok(back(id))
+}
+
+/// Observation period and language; each changed value is its own audited change.
+pub(super) async fn edit_details(
+    State(state): State<AdminState>,
+    PageStaff(staff): PageStaff,
+    Path(id): Path<i64>,
+    Form(f): Fields,
+) -> Result<Redirect, PageError> {
+    let p = form_patient(&state, &staff, id, &f).await?;
+    let date = |name: &str| {
+        chrono::NaiveDate::parse_from_str(field(&f, name).trim(), "%Y-%m-%d")
+            .map_err(|_| AdminError::BadRequest(format!("{name} is not a date YYYY-MM-DD")))
+    };
+    let (start, end) = (date("observation_start")?, date("observation_end")?);
+    let language = Language::parse(field(&f, "language"))
+        .map_err(|e| AdminError::BadRequest(e.to_string()))?;
+    let (who, now) = (staff.username.as_str(), state.now());
+    if (start, end) != (p.observation_start, p.observation_end) {
+        state
+            .store
+            .set_observation_period(&p.hersys_id, start, end, who, now)
+            .await?;
+    }
+    if language != p.language {
+        state
+            .store
+            .set_language(&p.hersys_id, language, who, now)
+            .await?;
+    }
     Ok(back(id))
 }

@@ -56,6 +56,7 @@ mod followup;
 mod import;
 mod model;
 mod patient_changes;
+mod patient_edits;
 mod patients;
 mod phone;
 mod reports;
