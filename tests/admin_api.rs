@@ -531,3 +531,33 @@ async fn page_forms_cannot_change_another_centres_patient() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn five_wrong_passwords_lock_the_username_even_for_the_right_one() {
+    let db = common::sqlite().await;
+    two_centres(&db.store).await;
+    let (router, _) = app(&db.store);
+    let anon = Client::anonymous(router.clone());
+    let try_login = |password: &'static str| {
+        let anon = anon.clone();
+        async move {
+            anon.json(
+                Method::POST,
+                "/api/login",
+                json!({"username": "sato", "password": password}),
+            )
+            .await
+            .status
+        }
+    };
+    for _ in 0..5 {
+        assert_eq!(try_login("wrong-password").await, StatusCode::UNAUTHORIZED);
+    }
+    assert_eq!(
+        try_login("minato-password").await,
+        StatusCode::TOO_MANY_REQUESTS
+    );
+    // Another account is not affected.
+    Client::login(router, "kato", "chuo-password!").await;
+    db.finish().await;
+}

@@ -22,6 +22,8 @@ pub enum AdminError {
     Csrf,
     #[error("password must be at least {0} characters")]
     WeakPassword(usize),
+    #[error("too many failed logins; try again later")]
+    TooManyAttempts,
     #[error("password hashing failed")]
     Hash,
     #[error(transparent)]
@@ -37,6 +39,7 @@ impl AdminError {
                 StatusCode::NOT_FOUND
             }
             AdminError::BadRequest(_) | AdminError::WeakPassword(_) => StatusCode::BAD_REQUEST,
+            AdminError::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
             AdminError::Store(StoreError::Duplicate(_)) => StatusCode::CONFLICT,
             AdminError::Store(StoreError::Rejected(_) | StoreError::Import(_)) => {
                 StatusCode::UNPROCESSABLE_ENTITY

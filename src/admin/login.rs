@@ -28,16 +28,25 @@ async fn start_session(
     username: &str,
     password: &str,
 ) -> Result<(String, String), AdminError> {
-    let Some(account) = state.store.get_staff(username).await? else {
-        auth::burn_password_check(password);
-        tracing::warn!("login refused: unknown username");
+    let now = state.now();
+    if !state.login_throttle().allows(username, now) {
+        tracing::warn!("login refused: too many failures for this username");
+        return Err(AdminError::TooManyAttempts);
+    }
+    let account = state.store.get_staff(username).await?;
+    let ok = match &account {
+        Some(a) => auth::verify_password(&a.password_hash, password),
+        None => {
+            auth::burn_password_check(password);
+            false
+        }
+    };
+    let Some(account) = account.filter(|_| ok) else {
+        state.login_throttle().record_failure(username, now);
+        tracing::warn!("login refused: unknown username or wrong password");
         return Err(AdminError::Unauthorized);
     };
-    if !auth::verify_password(&account.password_hash, password) {
-        tracing::warn!(staff = %account.username, "login refused: wrong password");
-        return Err(AdminError::Unauthorized);
-    }
-    let now = state.now();
+    state.login_throttle().record_success(username);
     let token = csrf::new_token();
     let csrf_token = csrf::new_token();
     let expires = now + Duration::hours(SESSION_HOURS);

@@ -32,6 +32,7 @@ mod pages_followup;
 mod pages_patient;
 mod pages_settings;
 pub mod svg;
+pub mod throttle;
 
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -56,6 +57,7 @@ pub struct AdminState {
     /// `Secure` attribute on cookies. On by default; turn off only for plain-HTTP tests.
     pub secure_cookies: bool,
     clock: Clock,
+    pub(crate) throttle: Arc<std::sync::Mutex<throttle::LoginThrottle>>,
 }
 
 impl AdminState {
@@ -65,6 +67,7 @@ impl AdminState {
             metrics,
             secure_cookies: true,
             clock: Arc::new(Utc::now),
+            throttle: Arc::default(),
         }
     }
 
@@ -75,6 +78,11 @@ impl AdminState {
 
     pub fn now(&self) -> DateTime<Utc> {
         (self.clock)()
+    }
+
+    fn login_throttle(&self) -> std::sync::MutexGuard<'_, throttle::LoginThrottle> {
+        // A poisoned lock only means another request panicked mid-update: keep going.
+        self.throttle.lock().unwrap_or_else(|p| p.into_inner())
     }
 }
 
