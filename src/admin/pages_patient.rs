@@ -14,7 +14,7 @@ use super::pages_settings::Saved;
 use super::svg::{self, Chart};
 use super::{AdminError, AdminState};
 use crate::store::{
-    CallAttempt, HealthCentre, HealthReport, Language, Patient, ReportFilter, Symptom,
+    AlertLevel, CallAttempt, HealthCentre, HealthReport, Language, Patient, ReportFilter, Symptom,
     national_form,
 };
 
@@ -148,21 +148,28 @@ fn reports_table(t: &Texts, c: &HealthCentre, reports: &[HealthReport]) -> Strin
     let tz = c.settings.tz().unwrap_or(chrono_tz::Asia::Tokyo);
     let mut s = format!(
         "<h2>{}</h2><table id=\"reports\"><tr><th>{}</th><th>{}</th><th>{}</th><th>{}</th><th>{}</th>",
-        t.reports, t.last_report, t.channel, t.temperature, t.spo2, t.alert
+        t.reports, t.reported_at, t.channel, t.temperature, t.spo2, t.alert
     );
     for sym in Symptom::ALL {
         let _ = write!(s, "<th>{}</th>", t.symptom(*sym));
     }
     let _ = write!(s, "<th>{}</th><th>{}</th></tr>", t.complete, t.question_set);
     for r in reports.iter().rev() {
+        let level = r.alert_level(&c.settings.alerts);
+        // Same classes (and red) as the follow-up list.
+        let class = match level {
+            AlertLevel::Urgent => "urgent",
+            AlertLevel::FollowUp => "follow_up",
+            AlertLevel::Recheck | AlertLevel::Normal => "",
+        };
         let _ = write!(
             s,
-            "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
+            "<tr class=\"{class}\"><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td>",
             r.reported_at.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
             t.channel(r.channel),
             r.temperature_c.map_or("—".into(), |v| format!("{v:.1}")),
             r.spo2.map_or("—".into(), |v| v.to_string()),
-            t.alert_level(r.alert_level(&c.settings.alerts))
+            t.alert_level(level)
         );
         for sym in Symptom::ALL {
             let cell = match r.symptoms.get(sym) {
