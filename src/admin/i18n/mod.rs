@@ -1,17 +1,17 @@
 //! The interface languages: Japanese (default) and English, one string table each. The
 //! language comes from the `lang` cookie (set by `/lang/{ja,en}`), else `Accept-Language`.
 
-use axum::extract::FromRequestParts;
-use axum::http::HeaderMap;
-use axum::http::request::Parts;
-
-use super::auth::cookie;
 mod en;
 mod ja;
 
 pub use en::EN;
 pub use ja::JA;
 
+use axum::extract::FromRequestParts;
+use axum::http::HeaderMap;
+use axum::http::request::Parts;
+
+use super::auth::cookie;
 use crate::store::{AlertLevel, AttemptOutcome, Channel, ContactMethod, PatientStatus, Symptom};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
