@@ -237,7 +237,15 @@ async fn interface_is_japanese_by_default_and_english_by_cookie_or_header() {
     let db = common::sqlite().await;
     two_centres(&db.store).await;
     let (c, _) = staff(&db.store).await;
-    assert!(c.get("/").await.text().contains("要フォローアップ一覧"));
+    let list = c.get("/").await;
+    assert!(list.text().contains("要フォローアップ一覧"));
+    assert_eq!(list.headers[header::CACHE_CONTROL], "no-store");
+    assert!(
+        list.headers[header::CONTENT_SECURITY_POLICY]
+            .to_str()
+            .unwrap()
+            .contains("frame-ancestors 'none'")
+    );
     let en = Client {
         cookie: c.cookie.clone().map(|k| format!("{k}; lang=en")),
         ..c.clone()

@@ -139,7 +139,32 @@ pub fn router(state: AdminState) -> Router {
         )
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics::handler))
+        .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
+}
+
+/// Pages carry personal data: never cached, never framed, no scripts, no referrer elsewhere.
+async fn security_headers(mut res: axum::response::Response) -> axum::response::Response {
+    use axum::http::{HeaderValue, header};
+    let h = res.headers_mut();
+    h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    h.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    h.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    h.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    h.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(
+            "default-src 'none'; style-src 'unsafe-inline'; img-src 'self'; form-action 'self'; \
+             frame-ancestors 'none'; base-uri 'none'",
+        ),
+    );
+    res
 }
 
 /// Serves [`router`] on `listen` (default `127.0.0.1:8080`) until the task is dropped.
