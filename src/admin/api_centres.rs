@@ -9,9 +9,7 @@ use serde::{Deserialize, Serialize};
 
 use super::auth::Staff;
 use super::{AdminError, AdminState};
-use crate::store::{
-    AlertThresholds, CallSlots, CallingHours, CentreSettings, HealthCentre, RetryPolicy,
-};
+use crate::store::{CallSlots, CallingHours, CentreSettings, HealthCentre, RetryPolicy};
 
 #[derive(Debug, Serialize, Deserialize)]
 pub(super) struct RetryJson {
@@ -78,7 +76,13 @@ impl From<&HealthCentre> for CentreJson {
 }
 
 impl CentreJson {
-    fn settings(&self) -> Result<CentreSettings, AdminError> {
+    /// The settings this body sets, on top of `current` (so settings the JSON does not carry,
+    /// such as the follow-up symptom list, keep their value).
+    fn settings(&self, current: &CentreSettings) -> Result<CentreSettings, AdminError> {
+        let mut alerts = current.alerts.clone();
+        alerts.spo2_urgent = self.alerts.spo2_urgent;
+        alerts.spo2_recheck = self.alerts.spo2_recheck;
+        alerts.temperature_followup_dc = self.alerts.temperature_followup_dc;
         Ok(CentreSettings {
             timezone: self.timezone.clone(),
             default_slots: CallSlots::from_hours(&self.default_slots)
@@ -90,11 +94,7 @@ impl CentreJson {
                 failed_delay: Duration::from_secs(self.retry.failed_delay_secs),
                 slot_window: Duration::from_secs(self.retry.slot_window_secs),
             },
-            alerts: AlertThresholds {
-                spo2_urgent: self.alerts.spo2_urgent,
-                spo2_recheck: self.alerts.spo2_recheck,
-                temperature_followup_dc: self.alerts.temperature_followup_dc,
-            },
+            alerts,
             calling_hours: CallingHours {
                 from_minute: self.calling_hours.from_minute,
                 until_minute: self.calling_hours.until_minute,
@@ -128,7 +128,7 @@ pub(super) async fn put(
     Json(body): Json<CentreJson>,
 ) -> Result<Json<CentreJson>, AdminError> {
     let c = state.store.get_centre_by_id(staff.own_centre(id)?).await?;
-    let settings = body.settings()?;
+    let settings = body.settings(&c.settings)?;
     let c = state
         .store
         .upsert_centre(&c.name, &settings, &staff.username)
