@@ -141,7 +141,7 @@ async fn staff_logs_in_changes_slots_and_sees_urgent_patient_first_in_red() {
     wd.type_into("#username", "sato").await;
     wd.type_into("#password", "minato-password").await;
     wd.click("#login").await;
-    let url = wd.current_url().await;
+    let url = wd.wait_for_url(&format!("{base}/")).await;
     if url != format!("{base}/") {
         let text = wd.script("return document.body.innerText").await;
         panic!("login did not reach the list: at {url}: {text}");
@@ -152,6 +152,8 @@ async fn staff_logs_in_changes_slots_and_sees_urgent_patient_first_in_red() {
     wd.click("#slot-form input[value=\"11\"]").await;
     wd.click("#slot-form input[value=\"14\"]").await;
     wd.click("#save-slots").await;
+    let saved = format!("{base}/patients/{}?saved=1", fine.id.0);
+    assert_eq!(wd.wait_for_url(&saved).await, saved);
     let shown = wd
         .script("return document.getElementById('slots').textContent")
         .await;

@@ -153,6 +153,21 @@ impl Driver {
             .to_string()
     }
 
+    /// Waits (up to 10 s) until the current URL is `url`: a click that submits a form
+    /// returns before the next page has loaded. Returns the last URL seen.
+    pub async fn wait_for_url(&self, url: &str) -> String {
+        let mut seen = String::new();
+        for _ in 0..100 {
+            seen = self.current_url().await;
+            let ready = self.script("return document.readyState").await;
+            if seen == url && ready == "complete" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(100)).await;
+        }
+        seen
+    }
+
     /// A PNG screenshot of the viewport, base64 as WebDriver sends it.
     pub async fn screenshot_base64(&self) -> String {
         self.cmd("GET", "/screenshot", None)
