@@ -424,6 +424,26 @@ async fn followup_lists_urgent_then_follow_up_then_unreported_and_metrics_count_
         report(&store, &fine, "c1", 365, 98).await;
         report(&store, &fever, "c2", 382, 97).await;
         report(&store, &urgent, "c3", 366, 91).await;
+        let tokyo_today = chrono::Utc::now()
+            .with_timezone(&chrono_tz::Asia::Tokyo)
+            .date_naive();
+        let unanswered = store
+            .plan_attempt(&kenkocall::store::NewAttempt {
+                patient_id: silent.id,
+                slot_date: tokyo_today,
+                slot_hour: 9,
+                attempt_no: 1,
+                due_at: chrono::Utc::now(),
+            })
+            .await
+            .unwrap()
+            .unwrap();
+        let done = kenkocall::store::AttemptUpdate {
+            state: Some(kenkocall::store::AttemptState::Finished),
+            outcome: Some(kenkocall::store::AttemptOutcome::NoAnswer),
+            ..Default::default()
+        };
+        store.update_attempt(unanswered, &done).await.unwrap();
         let (router, metrics) = app(&store);
         let sato = Client::login(router.clone(), "sato", "minato-password").await;
         let rows = sato.get("/api/followup").await.json();
@@ -448,6 +468,9 @@ async fn followup_lists_urgent_then_follow_up_then_unreported_and_metrics_count_
             ]
         );
         assert_eq!(rows[0]["latest"]["spo2"], 91);
+        assert_eq!(rows[2]["attempts_today"], 1);
+        assert_eq!(rows[2]["last_outcome_today"], "no_answer");
+        assert_eq!(rows[0]["attempts_today"], 0);
 
         let reports = sato
             .get(&format!("/api/patients/{}/reports", urgent.id.0))

@@ -6,8 +6,8 @@
 use chrono::{DateTime, NaiveDate, TimeZone, Utc};
 
 use crate::store::{
-    AlertLevel, AlertThresholds, CentreId, HealthCentre, HealthReport, Patient, PatientStatus,
-    Store, StoreError,
+    AlertLevel, AlertThresholds, AttemptOutcome, CallAttempt, CentreId, HealthCentre, HealthReport,
+    Patient, PatientStatus, Store, StoreError,
 };
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, serde::Serialize)]
@@ -28,6 +28,9 @@ pub struct FollowupRow {
     pub alert_level: Option<AlertLevel>,
     pub reported_today: bool,
     pub latest: Option<HealthReport>,
+    /// Finished auto-call attempts for today's slots, and how the last one ended.
+    pub attempts_today: u32,
+    pub last_outcome_today: Option<AttemptOutcome>,
 }
 
 /// Sorts the centre's patients into follow-up order. `today` and `day_start` are the
@@ -35,6 +38,7 @@ pub struct FollowupRow {
 pub fn followup_rows(
     patients: Vec<Patient>,
     mut latest: Vec<HealthReport>,
+    attempts_today: &[CallAttempt],
     thresholds: &AlertThresholds,
     today: NaiveDate,
     day_start: DateTime<Utc>,
@@ -55,6 +59,12 @@ pub fn followup_rows(
                 (PatientStatus::Active, _) if !reported_today => FollowupGroup::NoReportToday,
                 _ => FollowupGroup::Rest,
             };
+            // Attempts come ordered by slot hour and attempt number: the last is the latest.
+            let finished: Vec<AttemptOutcome> = attempts_today
+                .iter()
+                .filter(|a| a.patient_id == patient.id)
+                .filter_map(|a| a.outcome)
+                .collect();
             FollowupRow {
                 group,
                 patient,
@@ -62,6 +72,8 @@ pub fn followup_rows(
                 alert_level,
                 reported_today,
                 latest: report,
+                attempts_today: u32::try_from(finished.len()).unwrap_or(u32::MAX),
+                last_outcome_today: finished.last().copied(),
             }
         })
         .collect();
@@ -91,7 +103,15 @@ pub async fn load(
         .map_or(now, |t| t.with_timezone(&Utc));
     let patients = store.list_centre_patients(centre.id).await?;
     let latest = store.latest_reports(centre.id).await?;
-    let rows = followup_rows(patients, latest, &centre.settings.alerts, today, day_start);
+    let attempts = store.attempts_on(centre.id, today).await?;
+    let rows = followup_rows(
+        patients,
+        latest,
+        &attempts,
+        &centre.settings.alerts,
+        today,
+        day_start,
+    );
     Ok((centre, rows))
 }
 

@@ -3,7 +3,9 @@ use std::collections::BTreeMap;
 use chrono::{DateTime, NaiveDate, Utc};
 
 use super::*;
-use crate::store::{CallSlots, Channel, ContactMethod, Language, PatientId, ReportId, Symptom};
+use crate::store::{
+    AttemptState, CallSlots, Channel, ContactMethod, Language, PatientId, ReportId, Symptom,
+};
 
 fn day(s: &str) -> NaiveDate {
     NaiveDate::parse_from_str(s, "%Y-%m-%d").unwrap()
@@ -72,6 +74,7 @@ fn urgent_then_follow_up_then_unreported_then_the_rest() {
     let rows = followup_rows(
         patients,
         latest,
+        &[],
         &AlertThresholds::default(),
         today,
         t(DAY_START),
@@ -91,6 +94,7 @@ fn patient_without_any_report_is_unreported_not_urgent() {
     let rows = followup_rows(
         vec![patient(1, false)],
         Vec::new(),
+        &[],
         &AlertThresholds::default(),
         day("2026-11-20"),
         t(DAY_START),
@@ -104,9 +108,59 @@ fn breathlessness_alone_needs_follow_up() {
     let rows = followup_rows(
         vec![patient(1, false)],
         vec![report(1, DAY_START + 1, 36.5, 98, true)],
+        &[],
         &AlertThresholds::default(),
         day("2026-11-20"),
         t(DAY_START),
     );
     assert_eq!(rows[0].group, FollowupGroup::FollowUp);
+}
+
+fn attempt(patient: i64, hour: u8, no: u32, outcome: Option<AttemptOutcome>) -> CallAttempt {
+    CallAttempt {
+        id: crate::store::AttemptId(i64::from(hour) * 10 + i64::from(no)),
+        patient_id: PatientId(patient),
+        hersys_id: format!("10000{patient:02}"),
+        slot_date: day("2026-11-20"),
+        slot_hour: hour,
+        attempt_no: no,
+        due_at: t(DAY_START),
+        state: if outcome.is_some() {
+            AttemptState::Finished
+        } else {
+            AttemptState::Pending
+        },
+        outcome,
+        caller_line: None,
+        sip_call_id: None,
+        lease_owner: None,
+        lease_until: None,
+        created_at: t(DAY_START),
+        started_at: None,
+        answered_at: None,
+        ended_at: None,
+    }
+}
+
+#[test]
+fn todays_finished_attempts_are_counted_with_the_last_outcome() {
+    let attempts = [
+        attempt(1, 9, 1, Some(AttemptOutcome::NoAnswer)),
+        attempt(1, 9, 2, Some(AttemptOutcome::Busy)),
+        attempt(1, 9, 3, None),
+        attempt(2, 9, 1, Some(AttemptOutcome::Completed)),
+    ];
+    let rows = followup_rows(
+        vec![patient(1, false), patient(2, false)],
+        Vec::new(),
+        &attempts,
+        &AlertThresholds::default(),
+        day("2026-11-20"),
+        t(DAY_START),
+    );
+    let one = rows.iter().find(|r| r.patient.id.0 == 1).unwrap();
+    assert_eq!(one.attempts_today, 2);
+    assert_eq!(one.last_outcome_today, Some(AttemptOutcome::Busy));
+    let two = rows.iter().find(|r| r.patient.id.0 == 2).unwrap();
+    assert_eq!(two.attempts_today, 1);
 }

@@ -63,10 +63,15 @@ pub(super) async fn page_handler(
                     .format("%m/%d %H:%M")
                     .to_string()
             });
-            let today = if r.reported_today {
-                t.reported_today
-            } else {
-                t.not_reported_today
+            let today = match (r.reported_today, r.last_outcome_today) {
+                (true, _) => t.reported_today.to_string(),
+                (false, Some(o)) => format!(
+                    "{} · {} ×{}",
+                    t.not_reported_today,
+                    t.outcome(o),
+                    r.attempts_today
+                ),
+                (false, None) => t.not_reported_today.to_string(),
             };
             let level = r.alert_level.map_or("—", |l| t.alert_level(l));
             let _ = write!(

@@ -1,13 +1,15 @@
 //! Per-centre reads for the staff pages: a centre's patients, each patient's latest report,
-//! and the CSV export (the import's columns, so an export imports back unchanged).
+//! the day's call attempts, and the CSV export (the import's columns, so an export imports back unchanged).
 
+use chrono::NaiveDate;
 use sqlx::Row;
 
+use super::attempts::{from_row as attempt_from_row, select_attempts};
 use super::centres::CentreId;
 use super::import::HEADER;
 use super::patients::{from_row, select_patients};
 use super::reports::{fold_rows, select_reports};
-use super::{HealthReport, Patient, Store, StoreError, date_text};
+use super::{CallAttempt, HealthReport, Patient, Store, StoreError, date_text};
 
 impl Store {
     /// One centre's patients, by HER-SYS ID.
@@ -33,6 +35,24 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         fold_rows(&rows)
+    }
+
+    /// The centre's call attempts for the slots of one local date, by patient, hour, attempt.
+    pub async fn attempts_on(
+        &self,
+        centre: CentreId,
+        date: NaiveDate,
+    ) -> Result<Vec<CallAttempt>, StoreError> {
+        let sql = select_attempts!(
+            "WHERE p.health_centre_id = $1 AND a.slot_date = $2 \
+             ORDER BY a.patient_id, a.slot_hour, a.attempt_no"
+        );
+        let rows = sqlx::query(sql)
+            .bind(centre.0)
+            .bind(date_text(date))
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter().map(attempt_from_row).collect()
     }
 
     /// The centre's patients as import CSV (header first; slots written out, never empty).
