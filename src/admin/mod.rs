@@ -12,6 +12,13 @@
 //!   access logs carry no personal data. Store operations write the audit log themselves;
 //!   the actor is the staff username.
 //!
+//! # Deployment notes
+//! - Session cookies are `Secure` (plus HttpOnly, SameSite=Strict): browsers keep them over
+//!   HTTPS and on `localhost`/`127.0.0.1` only, so staff on other PCs reach the pages through
+//!   a TLS reverse proxy. [`AdminState::secure_cookies`] = false is for plain-HTTP tests.
+//! - `/metrics` and `/healthz` need no login: they carry counts only, no personal data.
+//! - Login throttling ([`throttle`]) is per node and in memory.
+//!
 //! # Wiring (for `kenkocall serve` / `kenkocall staff add`)
 //! `AdminState::new(store, metrics)` → [`router`] or [`serve`]; [`add_staff`] creates accounts.
 //! The engine feeds [`metrics::Metrics`] (calls in progress, DTMF digits, SIP errors, planner lag).

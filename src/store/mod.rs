@@ -44,7 +44,8 @@
 //!   [`Store::renew_lease`], [`Store::update_attempt`], [`Store::stale_in_flight_attempts`],
 //!   [`Store::has_report_since`], [`Patient::status_on`].
 //! - Staff pages (`admin`): [`Store::list_centre_patients`], [`Store::latest_reports`],
-//!   [`Store::export_patients_csv`], staff accounts and sessions ([`Store::insert_staff`],
+//!   [`Store::attempts_on`], [`Store::export_patients_csv`], [`Store::set_observation_period`],
+//!   [`Store::set_language`], staff accounts and sessions ([`Store::insert_staff`],
 //!   [`Store::live_session`]), counts for `/metrics`.
 
 mod alerts;
