@@ -80,8 +80,10 @@ macro_rules! select {
         )
     };
 }
+// Shared with the staff pages' per-centre attempts of a day (`followup.rs`): one SELECT.
+pub(super) use select as select_attempts;
 
-fn from_row(r: &AnyRow) -> Result<CallAttempt, StoreError> {
+pub(super) fn from_row(r: &AnyRow) -> Result<CallAttempt, StoreError> {
     let corrupt = |m: String| StoreError::Corrupt(m);
     let hour: i64 = r.try_get("slot_hour")?;
     let no: i64 = r.try_get("attempt_no")?;

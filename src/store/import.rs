@@ -17,7 +17,8 @@ use super::audit::append_audit;
 use super::patients::{insert_patient_in, patient_by_hersys};
 use super::{CallSlots, ContactMethod, Language, NewPatient, Store, StoreError};
 
-const HEADER: [&str; 9] = [
+/// The import columns, in order; the export (`followup.rs`) writes the same.
+pub(super) const HEADER: [&str; 9] = [
     "hersys_id",
     "name",
     "birth_date",

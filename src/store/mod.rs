@@ -43,18 +43,25 @@
 //! - Dialer: [`Store::patients_due`], [`Store::plan_attempt`], [`Store::claim_due_attempts`],
 //!   [`Store::renew_lease`], [`Store::update_attempt`], [`Store::stale_in_flight_attempts`],
 //!   [`Store::has_report_since`], [`Patient::status_on`].
+//! - Staff pages (`admin`): [`Store::list_centre_patients`], [`Store::latest_reports`],
+//!   [`Store::attempts_on`], [`Store::export_patients_csv`], [`Store::set_observation_period`],
+//!   [`Store::set_language`], staff accounts and sessions ([`Store::insert_staff`],
+//!   [`Store::live_session`]), counts for `/metrics`.
 
 mod alerts;
 mod attempts;
 mod audit;
 mod catalog;
 mod centres;
+mod followup;
 mod import;
 mod model;
 mod patient_changes;
+mod patient_edits;
 mod patients;
 mod phone;
 mod reports;
+mod staff;
 
 pub use alerts::{AlertLevel, AlertThresholds};
 pub use attempts::{AttemptId, AttemptUpdate, CallAttempt, NewAttempt};
@@ -69,6 +76,7 @@ pub use model::{
 pub use patients::{IdentityCheck, NewPatient, Patient, PatientId, PatientStatus, valid_hersys_id};
 pub use phone::{PhoneError, national_form, normalise_phone};
 pub use reports::{Answer, HealthReport, ReportCall, ReportFilter, ReportId, ReportView};
+pub use staff::{StaffAccount, StaffId, StaffSession, valid_username};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::any::AnyPoolOptions;

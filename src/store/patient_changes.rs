@@ -136,7 +136,7 @@ impl Store {
     }
 
     /// One audited staff change to one patient: the update and its audit entry commit together.
-    async fn change_patient<'q>(
+    pub(super) async fn change_patient<'q>(
         &self,
         hersys_id: &str,
         actor: &str,

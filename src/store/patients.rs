@@ -144,8 +144,10 @@ macro_rules! select {
         )
     };
 }
+// Shared with the staff pages' per-centre lists (`followup.rs`): one SELECT for patients.
+pub(super) use select as select_patients;
 
-fn from_row(r: &AnyRow) -> Result<Patient, StoreError> {
+pub(super) fn from_row(r: &AnyRow) -> Result<Patient, StoreError> {
     let text = |c: &str| -> Result<String, StoreError> { Ok(r.try_get::<String, _>(c)?) };
     let corrupt = |e: super::UnknownValue| StoreError::Corrupt(e.to_string());
     let slots: i64 = r.try_get("call_slots")?;

@@ -149,9 +149,11 @@ macro_rules! select {
         )
     };
 }
+// Shared with the staff pages' latest-report query (`followup.rs`): one SELECT for reports.
+pub(super) use select as select_reports;
 
 /// Folds the joined rows (one per answered symptom) into reports, keeping the row order.
-fn fold_rows(rows: &[sqlx::any::AnyRow]) -> Result<Vec<HealthReport>, StoreError> {
+pub(super) fn fold_rows(rows: &[sqlx::any::AnyRow]) -> Result<Vec<HealthReport>, StoreError> {
     let mut out: Vec<HealthReport> = Vec::new();
     for r in rows {
         let id = ReportId(r.try_get("id")?);

@@ -1,0 +1,179 @@
+//! HTML building blocks shared by the pages: escaping, the page frame, CSRF field, slot
+//! checkboxes. Plain strings, no template engine, no scripts.
+
+use std::fmt::Write;
+
+use axum::response::{Html, IntoResponse, Response};
+
+use super::AdminError;
+use super::auth::Staff;
+use super::i18n::UiLang;
+use crate::store::{CallSlots, CallingHours};
+
+/// Escapes text for element content and double-quoted attributes.
+pub fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "body{font-family:sans-serif;margin:0 1em;color:#222}\
+nav{background:#1f5fa8;padding:.4em;margin:0 -1em 1em}nav a,nav button{color:#fff;margin-right:1em}\
+nav form{display:inline}nav button{background:none;border:1px solid #fff;cursor:pointer}\
+table{border-collapse:collapse;margin:.5em 0}td,th{border:1px solid #bbb;padding:.2em .5em;text-align:left}\
+tr.urgent{background:#fde0e0;color:#c00000;font-weight:bold}tr.urgent a{color:#c00000}\
+tr.follow_up{background:#fff3cd}tr.no_report_today{background:#eef}\
+.msg{background:#e6f4ea;padding:.4em}.err{background:#fde0e0;padding:.4em}\
+label{display:inline-block;margin-right:.8em}";
+
+/// The page frame: title, navigation (when logged in), body.
+pub fn frame(lang: UiLang, title: &str, staff: Option<&Staff>, body: &str) -> Html<String> {
+    let t = lang.texts();
+    let mut nav = String::new();
+    if let Some(s) = staff {
+        let _ = write!(
+            nav,
+            r#"<a href="/">{}</a><a href="/centre">{}</a><a href="/enrol">{}</a><a href="/import">{}</a><a href="/api/export.csv">{}</a>"#,
+            t.followup_title, t.centre_settings, t.enrol, t.import_csv, t.export_csv
+        );
+        let _ = write!(
+            nav,
+            r#"<form method="post" action="/logout">{}<button>{} ({})</button></form>"#,
+            csrf_field(s),
+            t.logout,
+            esc(&s.username)
+        );
+    }
+    let _ = write!(
+        nav,
+        r#"<a href="/lang/ja">日本語</a><a href="/lang/en">English</a>"#
+    );
+    Html(format!(
+        "<!DOCTYPE html><html lang=\"{}\"><head><meta charset=\"utf-8\"><title>{} - {}</title>\
+         <style>{STYLE}</style></head><body><nav>{nav}</nav><h1>{}</h1>{body}</body></html>",
+        lang.code(),
+        esc(title),
+        t.app_title,
+        esc(title)
+    ))
+}
+
+pub fn csrf_field(staff: &Staff) -> String {
+    format!(
+        r#"<input type="hidden" name="csrf" value="{}">"#,
+        esc(&staff.csrf)
+    )
+}
+
+/// One checkbox per hour the centre may call at; checked where `slots` has it.
+pub fn slot_checkboxes(slots: CallSlots, hours: CallingHours) -> String {
+    let mut s = String::new();
+    let first = hours.from_minute.div_ceil(60);
+    let last = hours.until_minute.saturating_sub(1) / 60;
+    for h in first..=last.min(23) {
+        let checked = if slots.contains(h as u8) {
+            " checked"
+        } else {
+            ""
+        };
+        let _ = write!(
+            s,
+            r#"<label><input type="checkbox" name="slot" value="{h}"{checked}> {h}:00</label>"#
+        );
+    }
+    s
+}
+
+/// The hours ticked in a form (`slot=9&slot=14`).
+pub fn slots_from_form(fields: &[(String, String)]) -> Result<CallSlots, AdminError> {
+    let hours: Vec<&str> = fields
+        .iter()
+        .filter(|(k, _)| k == "slot")
+        .map(|(_, v)| v.as_str())
+        .collect();
+    CallSlots::parse(&hours.join(";")).map_err(|e| AdminError::BadRequest(e.to_string()))
+}
+
+/// A form field's value, or "".
+pub fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
+    fields
+        .iter()
+        .find(|(k, _)| k == name)
+        .map_or("", |(_, v)| v.as_str())
+}
+
+/// An error as a small HTML page with its status code.
+pub fn error_page(e: AdminError) -> Response {
+    let status = e.status();
+    if status.is_server_error() {
+        tracing::error!(error = %e, "staff page failed");
+    }
+    let msg = if status.is_server_error() {
+        "internal error".to_string()
+    } else {
+        e.to_string()
+    };
+    let body = format!(
+        "<!DOCTYPE html><html><head><meta charset=\"utf-8\"><title>{status}</title></head>\
+         <body><h1>{status}</h1><p class=\"err\">{}</p><p><a href=\"/\">←</a></p></body></html>",
+        esc(&msg)
+    );
+    (status, Html(body)).into_response()
+}
+
+/// Page handlers return this: errors become [`error_page`].
+pub struct PageError(pub AdminError);
+
+impl<E: Into<AdminError>> From<E> for PageError {
+    fn from(e: E) -> PageError {
+        PageError(e.into())
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        error_page(self.0)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn markup_is_escaped() {
+        assert_eq!(
+            esc(r#"<a href="x">&'"#),
+            "&lt;a href=&quot;x&quot;&gt;&amp;&#39;"
+        );
+    }
+
+    #[test]
+    fn checkboxes_cover_the_calling_hours_only() {
+        let html = slot_checkboxes(CallSlots::parse("9;14").unwrap(), CallingHours::default());
+        assert!(html.contains(r#"value="8""#) && html.contains(r#"value="19""#));
+        assert!(!html.contains(r#"value="20""#) && !html.contains(r#"value="7""#));
+        assert!(html.contains(r#"value="9" checked"#) && html.contains(r#"value="14" checked"#));
+        assert!(!html.contains(r#"value="11" checked"#));
+    }
+
+    #[test]
+    fn ticked_hours_become_slots_and_none_is_refused() {
+        let f = vec![
+            ("csrf".to_string(), "x".to_string()),
+            ("slot".to_string(), "16".to_string()),
+            ("slot".to_string(), "9".to_string()),
+        ];
+        assert_eq!(slots_from_form(&f).unwrap().hours(), vec![9, 16]);
+        assert!(slots_from_form(&f[..1]).is_err());
+    }
+}

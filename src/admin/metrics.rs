@@ -1,0 +1,184 @@
+//! `/metrics` in Prometheus text format. Counts that live in the case store (reports by
+//! channel, attempts by outcome and line) are read from it on each scrape; what only the
+//! running engine knows is fed into [`Metrics`] (atomics, no locks) by the engine.
+
+use std::fmt::Write;
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
+use std::time::Duration;
+
+use axum::extract::State;
+use axum::http::header;
+use axum::response::IntoResponse;
+
+use super::{AdminError, AdminState};
+use crate::call::DigitSource;
+
+/// Engine-fed gauges and counters. Share one `Arc<Metrics>` between the engine and
+/// [`AdminState`].
+#[derive(Debug, Default)]
+pub struct Metrics {
+    calls_in_progress: AtomicI64,
+    dtmf_rfc4733: AtomicU64,
+    dtmf_inband: AtomicU64,
+    dtmf_sip_info: AtomicU64,
+    sip_errors: AtomicU64,
+    planner_lag_ms: AtomicU64,
+}
+
+impl Metrics {
+    /// A call (either direction) was answered or accepted.
+    pub fn call_started(&self) {
+        self.calls_in_progress.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A call counted by [`Metrics::call_started`] ended.
+    pub fn call_ended(&self) {
+        self.calls_in_progress.fetch_sub(1, Ordering::Relaxed);
+    }
+
+    /// One DTMF digit accepted, by how it arrived.
+    pub fn digit(&self, source: DigitSource) {
+        let c = match source {
+            DigitSource::Rfc4733 => &self.dtmf_rfc4733,
+            DigitSource::InBand => &self.dtmf_inband,
+            DigitSource::SipInfo => &self.dtmf_sip_info,
+        };
+        c.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// A SIP transaction failed (transport error, timeout, unexpected final response).
+    pub fn sip_error(&self) {
+        self.sip_errors.fetch_add(1, Ordering::Relaxed);
+    }
+
+    /// How far the dialer's planner is behind its schedule (0 when on time).
+    pub fn set_planner_lag(&self, lag: Duration) {
+        let ms = u64::try_from(lag.as_millis()).unwrap_or(u64::MAX);
+        self.planner_lag_ms.store(ms, Ordering::Relaxed);
+    }
+
+    /// The exposition text, with the store's counts passed in.
+    pub fn render(&self, reports: &[(String, i64)], attempts: &[(String, String, i64)]) -> String {
+        let mut out = String::new();
+        let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
+        // Writing to a String cannot fail.
+        let _ = writeln!(
+            out,
+            "# HELP kenkocall_calls_in_progress Calls currently connected.\n\
+             # TYPE kenkocall_calls_in_progress gauge\n\
+             kenkocall_calls_in_progress {}",
+            self.calls_in_progress.load(Ordering::Relaxed)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP kenkocall_dtmf_digits_total DTMF digits accepted, by source.\n\
+             # TYPE kenkocall_dtmf_digits_total counter\n\
+             kenkocall_dtmf_digits_total{{source=\"rfc4733\"}} {}\n\
+             kenkocall_dtmf_digits_total{{source=\"inband\"}} {}\n\
+             kenkocall_dtmf_digits_total{{source=\"sip_info\"}} {}",
+            load(&self.dtmf_rfc4733),
+            load(&self.dtmf_inband),
+            load(&self.dtmf_sip_info)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP kenkocall_sip_errors_total Failed SIP transactions.\n\
+             # TYPE kenkocall_sip_errors_total counter\n\
+             kenkocall_sip_errors_total {}",
+            load(&self.sip_errors)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP kenkocall_planner_lag_seconds How far the dialer planner is behind.\n\
+             # TYPE kenkocall_planner_lag_seconds gauge\n\
+             kenkocall_planner_lag_seconds {:.3}",
+            load(&self.planner_lag_ms) as f64 / 1000.0
+        );
+        let _ = writeln!(
+            out,
+            "# HELP kenkocall_reports Health reports in the case store, by channel.\n\
+             # TYPE kenkocall_reports gauge"
+        );
+        for (channel, n) in reports {
+            let _ = writeln!(
+                out,
+                "kenkocall_reports{{channel=\"{}\"}} {n}",
+                label(channel)
+            );
+        }
+        let _ = writeln!(
+            out,
+            "# HELP kenkocall_call_attempts Finished call attempts in the case store, by outcome and caller line.\n\
+             # TYPE kenkocall_call_attempts gauge"
+        );
+        for (outcome, line, n) in attempts {
+            let _ = writeln!(
+                out,
+                "kenkocall_call_attempts{{outcome=\"{}\",line=\"{}\"}} {n}",
+                label(outcome),
+                label(line)
+            );
+        }
+        out
+    }
+}
+
+/// Escapes a label value (backslash, quote, newline).
+fn label(v: &str) -> String {
+    v.replace('\\', "\\\\")
+        .replace('"', "\\\"")
+        .replace('\n', "\\n")
+}
+
+pub(super) async fn handler(
+    State(state): State<AdminState>,
+) -> Result<impl IntoResponse, AdminError> {
+    let reports = state.store.count_reports_by_channel().await?;
+    let attempts = state.store.count_attempts_by_outcome_and_line().await?;
+    Ok((
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
+        state.metrics.render(&reports, &attempts),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn engine_hooks_show_in_the_exposition() {
+        let m = Metrics::default();
+        m.call_started();
+        m.call_started();
+        m.call_ended();
+        m.digit(DigitSource::InBand);
+        m.digit(DigitSource::InBand);
+        m.digit(DigitSource::SipInfo);
+        m.sip_error();
+        m.set_planner_lag(Duration::from_millis(1500));
+        let text = m.render(
+            &[("auto_call".into(), 4)],
+            &[("no_answer".into(), "+815031980215".into(), 2)],
+        );
+        assert!(text.contains("kenkocall_calls_in_progress 1\n"));
+        assert!(text.contains("kenkocall_dtmf_digits_total{source=\"inband\"} 2\n"));
+        assert!(text.contains("kenkocall_dtmf_digits_total{source=\"sip_info\"} 1\n"));
+        assert!(text.contains("kenkocall_dtmf_digits_total{source=\"rfc4733\"} 0\n"));
+        assert!(text.contains("kenkocall_sip_errors_total 1\n"));
+        assert!(text.contains("kenkocall_planner_lag_seconds 1.500\n"));
+        assert!(text.contains("kenkocall_reports{channel=\"auto_call\"} 4\n"));
+        assert!(
+            text.contains(
+                "kenkocall_call_attempts{outcome=\"no_answer\",line=\"+815031980215\"} 2\n"
+            )
+        );
+    }
+
+    #[test]
+    fn label_values_are_escaped() {
+        assert_eq!(label("a\"b\\c\nd"), "a\\\"b\\\\c\\nd");
+    }
+}
