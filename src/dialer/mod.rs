@@ -31,16 +31,15 @@ pub use lines::{CallerLinePool, LineLease};
 pub use memory_queue::InMemoryJobQueue;
 pub use pacing::{PaceDenied, Pacer, PacingConfig, SlotPace, TrunkId};
 pub use plan::{
-    ContactMethod, JobKey, LastReport, PatientId, PatientSnapshot, Plan, PlanConfig, PlanWarning,
-    PlannedJob, ReportChannel, plan_slot,
+    JobKey, LastReport, PatientSnapshot, Plan, PlanConfig, PlanWarning, PlannedJob, plan_slot,
 };
 pub use queue::{
     AttemptRecord, AttemptResult, ClaimedJob, JobEnd, JobQueue, JobState, LeaseToken, QueueError,
     WorkerId,
 };
-pub use retry::{AttemptOutcome, GiveUpReason, RetryDecision, RetryPolicy};
+pub use retry::{GiveUpReason, RetryDecision, after_attempt, retry_offset};
 pub use settings::DialerSettings;
-pub use slots::{AllowedHours, CallSlot, SlotHours, SlotInstant, SlotSchedule};
+pub use slots::{CallSlot, SlotInstant, SlotSchedule, calling_starts_on, within_calling_hours};
 pub use stop::{ClaimDecision, ReportCutoff, StopConfig, StopReason, claim_decision, stop_reason};
 
 /// Why a dialer input was refused.
