@@ -47,7 +47,8 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the engine: SIP, media, IVR and the case store (the health-call line answers).
+    /// Run the engine: SIP, media, IVR, the case store and the auto-call dialer (the
+    /// health-call line answers; patients are called at their slots).
     Serve,
     /// Apply the case-store migrations (also done at every start).
     Migrate,
@@ -124,9 +125,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 async fn serve(cfg: &Config) -> anyhow::Result<ExitCode> {
     let store = open_store(cfg).await?;
-    let engine = kenkocall::engine::Engine::start(cfg, store)
+    let engine = kenkocall::engine::Engine::start(cfg, store.clone())
         .await
         .context("cannot start the engine")?;
+    let dialer = if cfg.dialer.enabled {
+        let clock =
+            kenkocall::dialer::node::Clock::scaled(chrono::Utc::now(), cfg.dialer.time_scale);
+        let node = format!("node-{}", std::process::id());
+        Some(
+            kenkocall::dialer::node::DialerNode::start(&node, engine.clone(), store, cfg, clock)
+                .context("cannot start the dialer")?,
+        )
+    } else {
+        None
+    };
     tracing::info!(sip = %engine.sip_addr(), "kenkocall serving; Ctrl-C stops");
     eprintln!(
         "kenkocall: SIP on {} (UDP and TCP); Ctrl-C stops",
@@ -135,6 +147,9 @@ async fn serve(cfg: &Config) -> anyhow::Result<ExitCode> {
     tokio::signal::ctrl_c()
         .await
         .context("cannot wait for Ctrl-C")?;
+    if let Some(d) = dialer {
+        d.shutdown().await;
+    }
     engine.shutdown();
     Ok(ExitCode::SUCCESS)
 }

@@ -17,6 +17,7 @@
 
 pub mod lines;
 pub mod memory_queue;
+pub mod node;
 pub mod pacing;
 pub mod plan;
 pub mod queue;

@@ -1,0 +1,194 @@
+//! A worker task: claim one job under a lease, re-check the rules, dial, record. The
+//! lease is renewed while the call is up; every store call names the lease, so a worker
+//! that lost its lease (paused too long) changes nothing and never dials.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use tokio::sync::watch;
+
+use super::{Ctx, DialerStats, attempt_outcome};
+use crate::dialer::{
+    AttemptResult, ClaimDecision, ClaimedJob, JobEnd, JobQueue, PaceDenied, PatientSnapshot,
+    PlanConfig, TrunkId, WorkerId, claim_decision,
+};
+use crate::ivr::Thresholds;
+use crate::store::{AlertThresholds, Patient, StoreError};
+
+pub(super) async fn run(ctx: Arc<Ctx>, n: usize, mut stop: watch::Receiver<bool>) {
+    let me = WorkerId(format!("{}/{n}", ctx.node));
+    loop {
+        if *stop.borrow() {
+            return;
+        }
+        let now = ctx.clock.now();
+        let lease = ctx.settings.lease();
+        let claimed = ctx.store.claim(&me, now, lease, 1).await;
+        match claimed {
+            Ok(jobs) if !jobs.is_empty() => {
+                for job in jobs {
+                    work(&ctx, job).await;
+                }
+                continue;
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(worker = %me, error = %e, "claim failed"),
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(ctx.poll()) => {}
+            _ = stop.changed() => return,
+        }
+    }
+}
+
+/// Gives the job back until `until`; a lost lease is only logged (someone else has it).
+async fn release(ctx: &Ctx, job: &ClaimedJob, until: DateTime<Utc>) {
+    if let Err(e) = ctx.store.release(job, ctx.clock.now(), until).await {
+        tracing::debug!(job = %job.key, error = %e, "release refused");
+    }
+}
+
+async fn work(ctx: &Ctx, job: ClaimedJob) {
+    let now = ctx.clock.now();
+    let patient = match ctx.store.get_patient_by_id(job.key.patient).await {
+        Ok(p) => Some(p),
+        Err(StoreError::NotFound(_)) => None,
+        Err(e) => {
+            tracing::warn!(job = %job.key, error = %e, "cannot read the patient; job released");
+            return release(ctx, &job, now + TimeDelta::seconds(30)).await;
+        }
+    };
+    let (snapshot, cfg, thresholds) = match &patient {
+        Some(p) => match context_of(ctx, p).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(job = %job.key, error = %e, "cannot read the centre; job released");
+                return release(ctx, &job, now + TimeDelta::seconds(30)).await;
+            }
+        },
+        None => (None, PlanConfig::default(), Thresholds::default()),
+    };
+    let end = match claim_decision(&job, snapshot.as_ref(), now, &cfg) {
+        ClaimDecision::Dial { .. } => match patient {
+            Some(p) => return dial(ctx, job, &p, &cfg, thresholds).await,
+            None => return,
+        },
+        ClaimDecision::Wait { until } => return release(ctx, &job, until).await,
+        ClaimDecision::Stop(r) => JobEnd::Stopped(r),
+        ClaimDecision::GiveUp(r) => JobEnd::GaveUp(r),
+    };
+    tracing::info!(job = %job.key, end = end.as_str(), "job ended without a call");
+    DialerStats::bump(&ctx.stats.jobs_ended_without_call, 1);
+    if let Err(e) = ctx.store.end(&job, end, now).await {
+        tracing::warn!(job = %job.key, error = %e, "could not end the job");
+    }
+}
+
+async fn context_of(
+    ctx: &Ctx,
+    p: &Patient,
+) -> Result<
+    (Option<PatientSnapshot>, PlanConfig, Thresholds),
+    Box<dyn std::error::Error + Send + Sync>,
+> {
+    let centre = ctx.store.get_centre_by_id(p.centre_id).await?;
+    let cfg = PlanConfig::for_centre(&centre.settings, &ctx.settings, &ctx.config)?;
+    let last = ctx.store.last_report(p.id).await?;
+    let snapshot = PatientSnapshot::from_patient(p, last);
+    Ok((Some(snapshot), cfg, thresholds(&centre.settings.alerts)))
+}
+
+/// The IVR's alert thresholds from the centre's.
+fn thresholds(a: &AlertThresholds) -> Thresholds {
+    Thresholds {
+        spo2_urgent_at_or_below: u32::from(a.spo2_urgent),
+        spo2_recheck_at_or_below: u32::from(a.spo2_recheck),
+        temperature_follow_up_tenths: u32::try_from(a.temperature_followup_dc).unwrap_or(375),
+        ..Thresholds::default()
+    }
+}
+
+async fn dial(ctx: &Ctx, job: ClaimedJob, patient: &Patient, cfg: &PlanConfig, th: Thresholds) {
+    let now = ctx.clock.now();
+    let trunk = TrunkId(0);
+    let Some(line) = ctx
+        .lines
+        .lock()
+        .ok()
+        .and_then(|mut l| l.acquire(&mut rand::rng()))
+    else {
+        return release(ctx, &job, now + TimeDelta::seconds(2)).await;
+    };
+    let paced = match ctx.pacer.lock() {
+        Ok(mut p) => Some(p.try_start(trunk, now)),
+        Err(_) => None,
+    };
+    let give_back_line = || {
+        if let Ok(mut l) = ctx.lines.lock() {
+            l.release(line.clone());
+        }
+    };
+    match paced {
+        Some(Ok(())) => {}
+        Some(Err(PaceDenied::RateLimited { retry_at })) => {
+            give_back_line();
+            return release(ctx, &job, retry_at).await;
+        }
+        _ => {
+            give_back_line();
+            return release(ctx, &job, now + TimeDelta::seconds(2)).await;
+        }
+    }
+    let done = || {
+        if let Ok(mut p) = ctx.pacer.lock() {
+            p.finish(trunk);
+        }
+        give_back_line();
+    };
+    if let Err(e) = ctx.store.begin_attempt(&job, line.number(), now).await {
+        tracing::warn!(job = %job.key, error = %e, "attempt not begun; not dialling");
+        return done();
+    }
+    DialerStats::bump(&ctx.stats.attempts_started, 1);
+    let attempt_id = ctx.store.attempt_id_of(&job).await.ok();
+    let renewer = tokio::spawn(renew_while_up(
+        ctx.store.clone(),
+        ctx.clock,
+        job.clone(),
+        ctx.settings.lease(),
+    ));
+    let ring = std::time::Duration::from_secs(ctx.config.sip.ring_timeout_secs);
+    let placed = ctx
+        .engine
+        .place_call(patient, line.number(), attempt_id, th, Some(ring))
+        .await;
+    renewer.abort();
+    done();
+    let outcome = attempt_outcome(&placed);
+    let call_id = placed.as_ref().ok().map(|p| p.sip_call_id.clone());
+    if let Err(e) = &placed {
+        tracing::warn!(job = %job.key, error = %e, "call failed");
+    }
+    let result = AttemptResult::decide(&job, outcome, ctx.clock.now(), call_id, cfg);
+    tracing::info!(job = %job.key, attempt = job.attempt, outcome = %outcome, next = ?result.next, "attempt finished");
+    DialerStats::bump(&ctx.stats.attempts_finished, 1);
+    if let Err(e) = ctx.store.finish_attempt(&job, result).await {
+        tracing::warn!(job = %job.key, error = %e, "attempt result not recorded");
+    }
+}
+
+/// Renews the job's lease at a third of its length until aborted or lost.
+async fn renew_while_up(
+    store: crate::store::Store,
+    clock: super::Clock,
+    job: ClaimedJob,
+    lease: TimeDelta,
+) {
+    loop {
+        tokio::time::sleep(clock.real_duration(lease / 3)).await;
+        if let Err(e) = store.renew(&job, clock.now(), lease).await {
+            tracing::warn!(job = %job.key, error = %e, "lease lost during the call");
+            return;
+        }
+    }
+}
