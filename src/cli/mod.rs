@@ -1,6 +1,7 @@
 //! Subcommands. Each one loads the effective configuration the same way, so what
 //! `config show` prints is what every other command uses.
 
+mod demo;
 mod patients;
 mod reports;
 
@@ -50,6 +51,10 @@ pub enum Command {
     /// Run the engine: SIP, media, IVR, the case store and the auto-call dialer (the
     /// health-call line answers; patients are called at their slots).
     Serve,
+    /// Run everything on loopback with simulated phones and print the results: one
+    /// auto-call slot (six scripted patients) and one health-call for two people. Needs no
+    /// configuration; ends by itself in about a minute.
+    Demo,
     /// Apply the case-store migrations (also done at every start).
     Migrate,
     /// Enrol and list patients.
@@ -109,6 +114,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout();
     match &cli.command {
         Command::Serve => serve(&cfg).await,
+        Command::Demo => demo::run().await,
         Command::Migrate => {
             open_store(&cfg).await?;
             writeln!(out, "case store is up to date")?;
