@@ -63,7 +63,7 @@ pub fn print_tables(out: &mut impl Write, o: &DemoOutcome) -> std::io::Result<()
     )?;
     writeln!(
         out,
-        "{:<8} {:>5} {:>2} {:<12} {:<8} {:<8} {:<12} {:<20} {}",
+        "{:<8} {:>5} {:>2} {:<12} {:<8} {:<8} {:<12} {:<20} SIP Call-ID",
         "hersys",
         "slot",
         "#",
@@ -72,7 +72,6 @@ pub fn print_tables(out: &mut impl Write, o: &DemoOutcome) -> std::io::Result<()
         "ended",
         "outcome",
         "job end",
-        "SIP Call-ID"
     )?;
     for a in &o.attempts {
         writeln!(out, "{}", attempt_row(a))?;
