@@ -2,6 +2,7 @@
 //! `config show` prints is what every other command uses.
 
 mod demo;
+mod dialer;
 mod patients;
 mod reports;
 
@@ -60,6 +61,13 @@ pub enum Command {
     /// Enrol and list patients.
     #[command(subcommand)]
     Patients(patients::PatientsCommand),
+    /// Every outbound call attempt: line, times, outcome, SIP Call-ID.
+    Calls(dialer::CallsArgs),
+    /// A health centre's call slots.
+    #[command(subcommand)]
+    Slots(dialer::SlotsCommand),
+    /// Call one patient now, outside the schedule (to test a number).
+    CallNow(dialer::CallNowArgs),
     /// Health reports, newest last.
     Reports(reports::ReportsArgs),
     /// Configuration.
@@ -121,6 +129,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
         Command::Patients(cmd) => patients::run(cmd, &open_store(&cfg).await?).await,
+        Command::Calls(args) => dialer::calls(args, &open_store(&cfg).await?).await,
+        Command::Slots(cmd) => dialer::slots(cmd, &open_store(&cfg).await?).await,
+        Command::CallNow(args) => dialer::call_now(args, &cfg, open_store(&cfg).await?).await,
         Command::Reports(args) => reports::run(args, &open_store(&cfg).await?).await,
         Command::Config(ConfigCommand::Show) => {
             write!(out, "{}", cfg.to_display_toml())?;

@@ -64,14 +64,7 @@ pub fn print_tables(out: &mut impl Write, o: &DemoOutcome) -> std::io::Result<()
     writeln!(
         out,
         "{:<8} {:>5} {:>2} {:<12} {:<8} {:<8} {:<12} {:<20} SIP Call-ID",
-        "hersys",
-        "slot",
-        "#",
-        "caller line",
-        "started",
-        "ended",
-        "outcome",
-        "job end",
+        "hersys", "slot", "#", "caller line", "started", "ended", "outcome", "job end",
     )?;
     for a in &o.attempts {
         writeln!(out, "{}", attempt_row(a))?;
