@@ -125,6 +125,7 @@ async fn dialer_calls_sipp_phones_and_records_reports_and_retries() {
             std::thread::sleep(Duration::from_millis(50));
         }
         let _ = sipp.kill();
+        let _ = sipp.wait();
         None
     })
     .await
