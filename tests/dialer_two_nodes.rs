@@ -141,7 +141,8 @@ async fn two_nodes_dial_each_attempt_once_and_a_survivor_finishes_the_slot() {
         if a_dialling {
             break;
         }
-        let logs = std::fs::read_to_string(dir.path().join("a.log")).unwrap_or_default();
+        let logs = std::fs::read_to_string(dir.path().join("a.log")).unwrap_or_default()
+            + &std::fs::read_to_string(dir.path().join("b.log")).unwrap_or_default();
         assert!(
             Instant::now() < deadline,
             "node a never dialled: {all:#?}\n{logs}"

@@ -2,10 +2,13 @@
 //! pacing, caller lines, the job-queue contract the store implements, and a
 //! discrete-event simulation of a whole slot.
 //!
-//! Nothing here reads a clock, sleeps or touches the network or a database: time is a
-//! parameter (`DateTime<Utc>`), randomness is an injected `Rng`, and storage is the
-//! [`queue::JobQueue`] trait. The async shell (SIP dialling, the worker loop) calls these
-//! functions and carries out what they decide:
+//! Nothing here but [`node`] reads a clock, sleeps or touches the network or a database:
+//! time is a parameter (`DateTime<Utc>`), randomness is an injected `Rng`, and storage is
+//! the [`queue::JobQueue`] trait (implemented by the case store). Per-centre values (zone,
+//! slots, retry policy, calling hours) are the store's [`crate::store::CentreSettings`];
+//! `[dialer]` ([`DialerSettings`]) holds only engine-wide knobs; the two meet in
+//! [`PlanConfig::for_centre`]. The async shell, [`node::DialerNode`] (planner task and
+//! call dispatcher, on a compressible [`node::Clock`]), carries out what they decide:
 //!
 //! 1. At each [`SlotSchedule::next_slots`] firing: [`plan_slot`] over the centre's
 //!    patients, then [`JobQueue::enqueue`] (idempotent); log and show the plan warnings.

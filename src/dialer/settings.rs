@@ -26,7 +26,8 @@ pub struct DialerSettings {
     pub expected_attempts: f64,
     /// Job lease; the worker renews it while a call is up.
     pub lease_seconds: i64,
-    /// Worker tasks per node; each carries one call at a time (capped by `sip.max_calls`).
+    /// Outbound calls this node's dialer places at once (also capped by `sip.max_calls`
+    /// and `trunk.channels`).
     pub workers: usize,
     /// How often an idle worker looks for due jobs, in (real) milliseconds.
     pub poll_ms: u64,
@@ -46,7 +47,7 @@ impl Default for DialerSettings {
             typical_call_seconds: pacing.typical_call.num_seconds(),
             expected_attempts: pacing.expected_attempts,
             lease_seconds: 120,
-            workers: 64,
+            workers: 3000,
             poll_ms: 500,
             time_scale: 1.0,
         }

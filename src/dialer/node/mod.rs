@@ -78,7 +78,8 @@ pub struct DialerNode {
 }
 
 impl DialerNode {
-    /// Starts the planner and `[dialer] workers` workers named `node/N`.
+    /// Starts the planner and the call dispatcher (at most `[dialer] workers` calls at
+    /// once, and never more than the pacer's caps), leasing jobs as `node/dialer`.
     pub fn start(
         node: &str,
         engine: Engine,
@@ -104,10 +105,10 @@ impl DialerNode {
             stats: stats.clone(),
         });
         let (stop, stopped) = watch::channel(false);
-        let mut tasks = vec![tokio::spawn(planner::run(ctx.clone(), stopped.clone()))];
-        for n in 0..workers {
-            tasks.push(tokio::spawn(worker::run(ctx.clone(), n, stopped.clone())));
-        }
+        let tasks = vec![
+            tokio::spawn(planner::run(ctx.clone(), stopped.clone())),
+            tokio::spawn(worker::run(ctx, workers, stopped)),
+        ];
         tracing::info!(node, workers, "dialer started");
         Ok(DialerNode {
             stop,

@@ -1,11 +1,13 @@
-//! A worker task: claim one job under a lease, re-check the rules, dial, record. The
-//! lease is renewed while the call is up; every store call names the lease, so a worker
+//! The node's call dispatcher: claim jobs under a lease (as many as there are free call
+//! slots), and per job re-check the rules, dial, record. The lease is renewed while the
+//! call is up; every store call names the lease, so a worker
 //! that lost its lease (paused too long) changes nothing and never dials.
 
 use std::sync::Arc;
 
 use chrono::{DateTime, TimeDelta, Utc};
 use tokio::sync::watch;
+use tokio::task::JoinSet;
 
 use super::{Ctx, DialerStats, attempt_outcome};
 use crate::dialer::{
@@ -15,30 +17,45 @@ use crate::dialer::{
 use crate::ivr::Thresholds;
 use crate::store::{AlertThresholds, Patient, StoreError};
 
-pub(super) async fn run(ctx: Arc<Ctx>, n: usize, mut stop: watch::Receiver<bool>) {
-    let me = WorkerId(format!("{}/{n}", ctx.node));
+/// Jobs claimed in one statement at most.
+const CLAIM_BATCH: usize = 50;
+
+/// Claims at most as many jobs as there are free call slots (`[dialer] workers`) and runs
+/// each in its own task. Aborting this task (a kill) drops the set and every call task.
+pub(super) async fn run(ctx: Arc<Ctx>, capacity: usize, mut stop: watch::Receiver<bool>) {
+    let me = WorkerId(format!("{}/dialer", ctx.node));
+    let mut calls: JoinSet<()> = JoinSet::new();
     loop {
         if *stop.borrow() {
-            return;
+            break;
         }
-        let now = ctx.clock.now();
-        let lease = ctx.settings.lease();
-        let claimed = ctx.store.claim(&me, now, lease, 1).await;
-        match claimed {
-            Ok(jobs) if !jobs.is_empty() => {
-                for job in jobs {
-                    work(&ctx, job).await;
+        while calls.try_join_next().is_some() {}
+        let free = capacity.saturating_sub(calls.len()).min(CLAIM_BATCH);
+        let mut full_batch = false;
+        if free > 0 {
+            let now = ctx.clock.now();
+            match ctx.store.claim(&me, now, ctx.settings.lease(), free).await {
+                Ok(jobs) => {
+                    full_batch = jobs.len() == free;
+                    for job in jobs {
+                        let ctx = ctx.clone();
+                        calls.spawn(async move { work(&ctx, job).await });
+                    }
                 }
-                continue;
+                Err(e) => tracing::warn!(worker = %me, error = %e, "claim failed"),
             }
-            Ok(_) => {}
-            Err(e) => tracing::warn!(worker = %me, error = %e, "claim failed"),
+        }
+        if full_batch {
+            continue;
         }
         tokio::select! {
             _ = tokio::time::sleep(ctx.poll()) => {}
-            _ = stop.changed() => return,
+            _ = stop.changed() => {}
+            Some(_) = calls.join_next(), if !calls.is_empty() => {}
         }
     }
+    // Shutdown: no new claims; calls in progress finish and are recorded.
+    while calls.join_next().await.is_some() {}
 }
 
 /// Gives the job back until `until`; a lost lease is only logged (someone else has it).
