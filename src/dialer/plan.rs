@@ -138,11 +138,10 @@ impl PlanConfig {
     ) -> Result<PlanConfig, DialerError> {
         dialer.validate()?;
         let tz = super::SlotSchedule::parse_tz(&centre.timezone)?;
-        if centre.retry.max_attempts == 0 || centre.retry.slot_window.is_zero() {
-            return Err(DialerError::InvalidPolicy(
-                "the centre needs at least one attempt and a non-empty slot window".into(),
-            ));
-        }
+        // The store's own rules for centre settings; no second copy here.
+        centre
+            .validate()
+            .map_err(|e| DialerError::InvalidPolicy(e.to_string()))?;
         Ok(PlanConfig {
             tz,
             retry: centre.retry.clone(),

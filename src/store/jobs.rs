@@ -391,8 +391,6 @@ impl JobQueue for Store {
             sqlx::query(held!(
                 "UPDATE call_attempts SET state = 'finished', outcome = $6, ended_at_ms = $7, \
                  sip_call_id = COALESCE($8, sip_call_id), detail = $9, \
-                 answered_at_ms = COALESCE(answered_at_ms, CASE WHEN $6 IN \
-                 ('completed', 'partial', 'no_input', 'wrong_number') THEN started_at_ms END), \
                  lease_owner = NULL, lease_until_ms = NULL, lease_token = NULL",
                 "AND state IN ('dialing', 'answered')"
             )),
