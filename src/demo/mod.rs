@@ -75,10 +75,13 @@ pub struct DemoOutcome {
     /// The SIP result of the household's health-call.
     pub inbound_result: String,
     pub elapsed: Duration,
+    /// Each sample patient's role in the demo and language, by HER-SYS ID.
+    pub scenarios: std::collections::BTreeMap<String, String>,
 }
 
 /// One sample patient and how their phone behaves.
 struct Sample {
+    scenario: &'static str,
     hersys_id: &'static str,
     name: &'static str,
     birth: &'static str,
@@ -107,7 +110,8 @@ fn questionnaire(spo2: &'static str) -> Vec<KeyStep> {
 }
 
 fn samples() -> Vec<Sample> {
-    let auto = |hersys_id, name, birth, phone, language, does| Sample {
+    let auto = |scenario, hersys_id, name, birth, phone, language, does| Sample {
+        scenario,
         hersys_id,
         name,
         birth,
@@ -120,6 +124,7 @@ fn samples() -> Vec<Sample> {
     pulse.extend(questionnaire("97#"));
     vec![
         auto(
+            "healthy",
             "1000001",
             "Sato Haruko",
             "1950-03-05",
@@ -128,6 +133,7 @@ fn samples() -> Vec<Sample> {
             PhoneBehaviour::Answer(questionnaire("97#")),
         ),
         auto(
+            "urgent (SpO2 91)",
             "1000002",
             "Ana Souza",
             "1961-07-14",
@@ -136,6 +142,7 @@ fn samples() -> Vec<Sample> {
             PhoneBehaviour::Answer(questionnaire("91#")),
         ),
         auto(
+            "pulse line (* first)",
             "1000003",
             "Wang Fang",
             "1948-12-01",
@@ -144,6 +151,7 @@ fn samples() -> Vec<Sample> {
             PhoneBehaviour::Answer(pulse),
         ),
         auto(
+            "busy, then answers",
             "1000004",
             "Kim Minji",
             "1972-01-20",
@@ -152,6 +160,7 @@ fn samples() -> Vec<Sample> {
             PhoneBehaviour::BusyThenAnswer(questionnaire("98#")),
         ),
         auto(
+            "never answers",
             "1000005",
             "Nguyen Van An",
             "1985-05-30",
@@ -160,6 +169,7 @@ fn samples() -> Vec<Sample> {
             PhoneBehaviour::NeverAnswer,
         ),
         auto(
+            "wrong number (9)",
             "1000006",
             "John Smith",
             "1979-09-09",
@@ -168,6 +178,7 @@ fn samples() -> Vec<Sample> {
             PhoneBehaviour::Answer(vec![KeyStep::Keys("9")]),
         ),
         Sample {
+            scenario: "health-call person 1",
             hersys_id: "1000007",
             name: "Tanaka Ichiro",
             birth: "1955-04-07",
@@ -177,6 +188,7 @@ fn samples() -> Vec<Sample> {
             phone_does: None,
         },
         Sample {
+            scenario: "health-call person 2",
             hersys_id: "1000008",
             name: "Tanaka Yoko",
             birth: "1957-11-23",
@@ -234,8 +246,15 @@ fn free_port() -> Result<u16, DemoError> {
     Err(DemoError::Setup("no port free for both UDP and TCP".into()))
 }
 
-/// `dir` relative to the working directory, else to the source tree this was built from.
-fn shipped(dir: &str) -> PathBuf {
+/// Where the shipped `prompts`/`dialplans` are: `$KENKOCALL_<DIR>_DIR` (set by the Docker
+/// image), else relative to the working directory, else the source tree this was built from.
+fn shipped(dir: &str, env: &str) -> PathBuf {
+    if let Some(p) = std::env::var_os(env)
+        .map(PathBuf::from)
+        .filter(|p| p.is_dir())
+    {
+        return p;
+    }
     let here = Path::new(dir);
     if here.is_dir() {
         here.to_path_buf()
@@ -258,8 +277,8 @@ fn demo_config(dir: &Path, phones_port: u16, opts: &DemoOptions) -> Config {
     cfg.sip.rtp_ports = rtp_range(0);
     cfg.sip.ring_timeout_secs = 4;
     cfg.trunk.uri = format!("sip:127.0.0.1:{phones_port}");
-    cfg.ivr.prompts_dir = shipped("prompts");
-    cfg.ivr.dialplans_dir = shipped("dialplans");
+    cfg.ivr.prompts_dir = shipped("prompts", "KENKOCALL_PROMPTS_DIR");
+    cfg.ivr.dialplans_dir = shipped("dialplans", "KENKOCALL_DIALPLANS_DIR");
     cfg.dialer.time_scale = opts.time_scale;
     cfg.dialer.poll_ms = 100;
     cfg.dialer.workers = 8;
@@ -346,6 +365,15 @@ pub async fn run_demo(dir: &Path, opts: &DemoOptions) -> Result<DemoOutcome, Dem
         reports: store.list_reports(&ReportFilter::default()).await?,
         inbound_result,
         elapsed: started.elapsed(),
+        scenarios: samples()
+            .iter()
+            .map(|s| {
+                (
+                    s.hersys_id.to_string(),
+                    format!("{} {}", s.language, s.scenario),
+                )
+            })
+            .collect(),
     };
     store.close().await;
     Ok(out)

@@ -14,12 +14,13 @@ fn hhmmss(t: Option<chrono::DateTime<chrono::Utc>>) -> String {
     .unwrap_or_else(|| "-".into())
 }
 
-fn attempt_row(a: &CallAttempt) -> String {
+fn attempt_row(a: &CallAttempt, who: &str) -> String {
     let call_id = a.sip_call_id.as_deref().unwrap_or("-");
     let short: String = call_id.chars().take(14).collect();
     format!(
-        "{:<8} {:>2}:00 {:>2} {:<12} {:<8} {:<8} {:<12} {:<20} {}",
+        "{:<8} {:<24} {:>2}:00 {:>2} {:<12} {:<8} {:<8} {:<12} {:<20} {}",
         a.hersys_id,
+        who,
         a.slot_hour,
         a.attempt_no,
         a.caller_line.as_deref().unwrap_or("-"),
@@ -31,7 +32,7 @@ fn attempt_row(a: &CallAttempt) -> String {
     )
 }
 
-fn report_row(r: &HealthReport) -> String {
+fn report_row(r: &HealthReport, who: &str) -> String {
     let yes: Vec<&str> = r
         .symptoms
         .iter()
@@ -40,8 +41,9 @@ fn report_row(r: &HealthReport) -> String {
         .collect();
     let level = AlertThresholds::default().assess(r.temperature_dc(), r.spo2, &r.symptoms);
     format!(
-        "{:<8} {:<11} {:>5} {:>4} {:<8} {:<9} {}",
+        "{:<8} {:<24} {:<11} {:>5} {:>4} {:<8} {:<9} {}",
         r.hersys_id,
+        who,
         r.channel.as_str(),
         r.temperature_c.map_or("-".into(), |t| format!("{t:.1}")),
         r.spo2.map_or("-".into(), |s| s.to_string()),
@@ -55,6 +57,10 @@ fn report_row(r: &HealthReport) -> String {
     )
 }
 
+fn who<'a>(o: &'a DemoOutcome, hersys_id: &str) -> &'a str {
+    o.scenarios.get(hersys_id).map_or("", String::as_str)
+}
+
 /// Prints the attempts (times on the demo's compressed clock, Tokyo time) and reports.
 pub fn print_tables(out: &mut impl Write, o: &DemoOutcome) -> std::io::Result<()> {
     writeln!(
@@ -63,20 +69,20 @@ pub fn print_tables(out: &mut impl Write, o: &DemoOutcome) -> std::io::Result<()
     )?;
     writeln!(
         out,
-        "{:<8} {:>5} {:>2} {:<12} {:<8} {:<8} {:<12} {:<20} SIP Call-ID",
-        "hersys", "slot", "#", "caller line", "started", "ended", "outcome", "job end",
+        "{:<8} {:<24} {:>5} {:>2} {:<12} {:<8} {:<8} {:<12} {:<20} SIP Call-ID",
+        "hersys", "patient", "slot", "#", "caller line", "started", "ended", "outcome", "job end",
     )?;
     for a in &o.attempts {
-        writeln!(out, "{}", attempt_row(a))?;
+        writeln!(out, "{}", attempt_row(a, who(o, &a.hersys_id)))?;
     }
     writeln!(out, "\nHealth reports")?;
     writeln!(
         out,
-        "{:<8} {:<11} {:>5} {:>4} {:<8} {:<9} symptoms (yes)",
-        "hersys", "channel", "temp", "spo2", "complete", "alert"
+        "{:<8} {:<24} {:<11} {:>5} {:>4} {:<8} {:<9} symptoms (yes)",
+        "hersys", "patient", "channel", "temp", "spo2", "complete", "alert"
     )?;
     for r in &o.reports {
-        writeln!(out, "{}", report_row(r))?;
+        writeln!(out, "{}", report_row(r, who(o, &r.hersys_id)))?;
     }
     writeln!(
         out,
