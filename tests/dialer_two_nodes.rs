@@ -1,19 +1,24 @@
-//! Two `kenkocall serve` processes on one PostgreSQL and one trunk (simulated phones):
-//! every patient is dialled exactly once per attempt, and when one node is killed
-//! (SIGKILL) mid-slot the other takes its jobs back and finishes the slot.
+//! Two engine nodes (each its own `Engine`, SIP port and connection pool, in one test
+//! process) on one PostgreSQL and one trunk (simulated phones): every patient is dialled
+//! exactly once per attempt, and when one node is killed mid-slot (all its dialer tasks
+//! dropped, SIP stopped) the other takes its jobs back and finishes the slot.
 
 mod common;
 
 use std::collections::HashMap;
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use chrono::{TimeDelta, Timelike, Utc};
+use chrono::{TimeDelta, TimeZone, Utc};
+use kenkocall::config::Config;
 use kenkocall::demo::phones::{PhoneBehaviour, SimulatedPhones};
 use kenkocall::demo::tones::KeyStep;
+use kenkocall::dialer::node::{Clock, DialerNode};
+use kenkocall::engine::Engine;
 use kenkocall::store::{
     AttemptState, CallSlots, CentreSettings, ContactMethod, Language, NewPatient, ReportFilter,
+    Store,
 };
 
 const PATIENTS: usize = 6;
@@ -43,32 +48,27 @@ fn script() -> Vec<KeyStep> {
     ]
 }
 
-fn serve(dir: &Path, name: &str, db_url: &str, sip_port: u16, rtp: &str) -> Child {
-    let cfg = format!(
-        "[database]\nurl = \"{db_url}\"\n\
-         [sip]\nlisten = \"127.0.0.1:{sip_port}\"\nrtp_ports = \"{rtp}\"\nring_timeout_secs = 10\n\
-         [trunk]\nuri = \"sip:127.0.0.1:{PHONES_PORT}\"\n\
-         [ivr]\nprompts_dir = \"{root}/prompts\"\ndialplans_dir = \"{root}/dialplans\"\n\
-         [dialer]\nlease_seconds = 3\npoll_ms = 100\nworkers = 2\n",
-        root = root().display()
-    );
-    let path = dir.join(format!("{name}.toml"));
-    std::fs::write(&path, cfg).unwrap();
-    let log = std::fs::File::create(dir.join(format!("{name}.log"))).unwrap();
-    Command::new(env!("CARGO_BIN_EXE_kenkocall"))
-        .arg("--config")
-        .arg(&path)
-        .args(["-v", "serve"])
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(log)
-        .spawn()
-        .expect("kenkocall serve starts")
+fn node_config(db_url: &str, sip_port: u16, rtp: &str) -> Config {
+    let mut cfg = Config::defaults();
+    cfg.database.url = db_url.to_string();
+    cfg.sip.listen = SocketAddr::from(([127, 0, 0, 1], sip_port));
+    cfg.sip.rtp_ports = rtp.into();
+    cfg.sip.ring_timeout_secs = 10;
+    cfg.trunk.uri = format!("sip:127.0.0.1:{PHONES_PORT}");
+    cfg.ivr.prompts_dir = root().join("prompts");
+    cfg.ivr.dialplans_dir = root().join("dialplans");
+    cfg.dialer.lease_seconds = 3;
+    cfg.dialer.poll_ms = 100;
+    cfg.dialer.workers = 2;
+    cfg
 }
 
-fn stop(mut child: Child) {
-    let _ = child.kill();
-    let _ = child.wait();
+/// One engine node with its own connection pool on the shared database.
+async fn node(name: &str, cfg: &Config, clock: Clock) -> (Engine, DialerNode) {
+    let store = Store::connect(&cfg.database.url).await.unwrap();
+    let engine = Engine::start(cfg, store.clone()).await.unwrap();
+    let dialer = DialerNode::start(name, engine.clone(), store, cfg, clock).unwrap();
+    (engine, dialer)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
@@ -77,19 +77,15 @@ async fn two_nodes_dial_each_attempt_once_and_a_survivor_finishes_the_slot() {
         return;
     };
     let store = db.store.clone();
-    // The slot is the current local hour; calls allowed all day so the test runs any time,
-    // and a short failed-call offset so a taken-back job is re-dialled within seconds.
+    // A 09:00 slot on a real-speed clock that starts just before it, and a short
+    // failed-call offset so a taken-back job is re-dialled within seconds.
     let tz = chrono_tz::Asia::Tokyo;
     let local = Utc::now().with_timezone(&tz);
-    let hour = u8::try_from(local.hour()).unwrap();
     let mut centre = CentreSettings {
-        default_slots: CallSlots::from_hours(&[hour]).unwrap(),
+        default_slots: CallSlots::from_hours(&[9]).unwrap(),
         ..CentreSettings::default()
     };
-    centre.calling_hours.from_minute = 0;
-    centre.calling_hours.until_minute = 24 * 60;
     centre.retry.failed_delay = Duration::from_secs(2);
-    centre.retry.slot_window = Duration::from_secs(3 * 3600);
     store
         .upsert_centre("Minato", &centre, "test")
         .await
@@ -123,10 +119,14 @@ async fn two_nodes_dial_each_attempt_once_and_a_survivor_finishes_the_slot() {
     .await
     .unwrap();
 
-    let dir = tempfile::tempdir().unwrap();
-    let a = serve(dir.path(), "a", &db.url, 25480, "33100-33149");
-    let b = serve(dir.path(), "b", &db.url, 25481, "33150-33199");
-    let a_name = format!("node-{}/", a.id());
+    let nine = tz
+        .from_local_datetime(&today.and_hms_opt(9, 0, 0).unwrap())
+        .unwrap()
+        .with_timezone(&Utc);
+    let clock = Clock::scaled(nine - TimeDelta::seconds(1), 1.0);
+    let (engine_a, a) = node("node-a", &node_config(&db.url, 25480, "33100-33149"), clock).await;
+    let (engine_b, b) = node("node-b", &node_config(&db.url, 25481, "33150-33199"), clock).await;
+    let a_name = "node-a/";
 
     // Kill node a as soon as it has a call up.
     let deadline = Instant::now() + Duration::from_secs(60);
@@ -136,20 +136,18 @@ async fn two_nodes_dial_each_attempt_once_and_a_survivor_finishes_the_slot() {
             x.state == AttemptState::Dialing
                 && x.lease_owner
                     .as_deref()
-                    .is_some_and(|o| o.starts_with(&a_name))
+                    .is_some_and(|o| o.starts_with(a_name))
         });
         if a_dialling {
             break;
         }
-        let logs = std::fs::read_to_string(dir.path().join("a.log")).unwrap_or_default()
-            + &std::fs::read_to_string(dir.path().join("b.log")).unwrap_or_default();
-        assert!(
-            Instant::now() < deadline,
-            "node a never dialled: {all:#?}\n{logs}"
-        );
+        assert!(Instant::now() < deadline, "node a never dialled: {all:#?}");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    stop(a);
+    // The crash: every task of node a's dialer (calls included) dropped at once, its SIP
+    // gone; its leases are left to expire.
+    a.kill();
+    engine_a.shutdown();
 
     let deadline = Instant::now() + Duration::from_secs(120);
     let attempts = loop {
@@ -164,14 +162,11 @@ async fn two_nodes_dial_each_attempt_once_and_a_survivor_finishes_the_slot() {
         if ended.len() == PATIENTS {
             break all;
         }
-        let logs = std::fs::read_to_string(dir.path().join("b.log")).unwrap_or_default();
-        assert!(
-            Instant::now() < deadline,
-            "slot not finished: {all:#?}\n{logs}"
-        );
+        assert!(Instant::now() < deadline, "slot not finished: {all:#?}");
         tokio::time::sleep(Duration::from_millis(200)).await;
     };
-    stop(b);
+    b.shutdown().await;
+    engine_b.shutdown();
     phones.shutdown();
 
     // Exactly once per attempt: every INVITE the trunk saw is one begun attempt row.

@@ -168,18 +168,19 @@ async fn dial(ctx: &Ctx, job: ClaimedJob, patient: &Patient, cfg: &PlanConfig, t
     }
     DialerStats::bump(&ctx.stats.attempts_started, 1);
     let attempt_id = ctx.store.attempt_id_of(&job).await.ok();
-    let renewer = tokio::spawn(renew_while_up(
+    // Aborted when dropped, so a killed call task stops renewing its lease too.
+    let renewer = AbortOnDrop(tokio::spawn(renew_while_up(
         ctx.store.clone(),
         ctx.clock,
         job.clone(),
         ctx.settings.lease(),
-    ));
+    )));
     let ring = std::time::Duration::from_secs(ctx.config.sip.ring_timeout_secs);
     let placed = ctx
         .engine
         .place_call(patient, line.number(), attempt_id, th, Some(ring))
         .await;
-    renewer.abort();
+    drop(renewer);
     done();
     let outcome = attempt_outcome(&placed);
     let call_id = placed.as_ref().ok().map(|p| p.sip_call_id.clone());
@@ -191,6 +192,14 @@ async fn dial(ctx: &Ctx, job: ClaimedJob, patient: &Patient, cfg: &PlanConfig, t
     DialerStats::bump(&ctx.stats.attempts_finished, 1);
     if let Err(e) = ctx.store.finish_attempt(&job, result).await {
         tracing::warn!(job = %job.key, error = %e, "attempt result not recorded");
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
     }
 }
 
