@@ -34,6 +34,8 @@ pub struct Config {
     pub http: HttpConfig,
     pub media: MediaConfig,
     pub ivr: IvrConfig,
+    /// Engine-wide dialer knobs; per-centre values live in the case store.
+    pub dialer: crate::dialer::DialerSettings,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -279,6 +281,9 @@ impl Config {
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.sip.rtp_port_range()?;
         self.ivr.validate()?;
+        self.dialer
+            .validate()
+            .map_err(|e| ConfigError::Invalid(format!("dialer: {e}")))?;
         if self.caller_lines.iter().any(|l| l.number.trim().is_empty()) {
             return Err(ConfigError::Invalid(
                 "caller_lines: every line needs a number".into(),

@@ -10,6 +10,7 @@
 pub mod admin;
 pub mod call;
 pub mod config;
+pub mod demo;
 pub mod dialer;
 pub mod engine;
 pub mod ivr;

@@ -3,10 +3,10 @@
 
 use chrono::{DateTime, TimeDelta, Utc};
 use kenkocall::dialer::{
-    AttemptOutcome, AttemptResult, CallSlot, ClaimDecision, InMemoryJobQueue, JobEnd, JobKey,
-    JobQueue, JobState, PatientId, PlanConfig, PlannedJob, QueueError, RetryDecision, StopReason,
-    WorkerId, claim_decision,
+    AttemptResult, CallSlot, ClaimDecision, InMemoryJobQueue, JobEnd, JobKey, JobQueue, JobState,
+    PlanConfig, PlannedJob, QueueError, RetryDecision, StopReason, WorkerId, claim_decision,
 };
+use kenkocall::store::{AttemptOutcome, PatientId};
 
 fn utc(s: &str) -> DateTime<Utc> {
     DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
@@ -160,7 +160,7 @@ async fn crash_mid_call_never_dials_the_same_attempt_number_twice() {
     assert_eq!((b.attempt, b.interrupted), (2, Some(1)));
     let recorded = q.attempts(&key(1));
     assert_eq!(recorded.len(), 1);
-    assert_eq!(recorded[0].outcome, Some(AttemptOutcome::Interrupted));
+    assert_eq!(recorded[0].outcome, Some(AttemptOutcome::Failed));
     // Attempt 1 can never begin again, whoever asks.
     let mut replay = b.clone();
     replay.attempt = 1;
@@ -240,7 +240,7 @@ async fn finished_attempt_schedules_the_retry_and_records_the_outcome() {
             &j,
             AttemptResult {
                 attempt: 1,
-                outcome: AttemptOutcome::Reached,
+                outcome: AttemptOutcome::Completed,
                 ended_at: ended,
                 sip_call_id: None,
                 next: RetryDecision::Reached,
@@ -273,12 +273,12 @@ async fn finished_attempt_schedules_the_retry_and_records_the_outcome() {
 fn patient() -> kenkocall::dialer::PatientSnapshot {
     kenkocall::dialer::PatientSnapshot {
         id: PatientId(1),
-        slots: "9".parse().unwrap(),
+        slots: kenkocall::store::CallSlots::parse("9").unwrap(),
         observation_start: "2026-11-15".parse().unwrap(),
         observation_end: "2026-11-25".parse().unwrap(),
         stopped: false,
         wrong_number: false,
-        contact: kenkocall::dialer::ContactMethod::AutoCall,
+        contact: kenkocall::store::ContactMethod::AutoCall,
         last_report: None,
     }
 }

@@ -139,6 +139,7 @@ fn attempt(patient: i64, hour: u8, no: u32, outcome: Option<AttemptOutcome>) -> 
         started_at: None,
         answered_at: None,
         ended_at: None,
+        detail: None,
     }
 }
 

@@ -51,8 +51,9 @@ fn main() -> ExitCode {
         },
         ..PlanConfig::default()
     };
-    plan.retry.window = chrono::TimeDelta::minutes(args.window_min);
-    plan.retry.first_attempt_limit = plan.retry.first_attempt_limit.max(plan.retry.window);
+    let window = chrono::TimeDelta::minutes(args.window_min);
+    plan.retry.slot_window = window.to_std().unwrap_or_default();
+    plan.first_attempt_limit = plan.first_attempt_limit.max(window);
     let cfg = SimConfig {
         patients: args.patients,
         plan,

@@ -1,6 +1,8 @@
 //! Subcommands. Each one loads the effective configuration the same way, so what
 //! `config show` prints is what every other command uses.
 
+mod demo;
+mod dialer;
 mod patients;
 mod reports;
 
@@ -47,13 +49,25 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 pub enum Command {
-    /// Run the engine: SIP, media, IVR and the case store (the health-call line answers).
+    /// Run the engine: SIP, media, IVR, the case store and the auto-call dialer (the
+    /// health-call line answers; patients are called at their slots).
     Serve,
+    /// Run everything on loopback with simulated phones and print the results: one
+    /// auto-call slot (six scripted patients) and one health-call for two people. Needs no
+    /// configuration; ends by itself in about a minute.
+    Demo,
     /// Apply the case-store migrations (also done at every start).
     Migrate,
     /// Enrol and list patients.
     #[command(subcommand)]
     Patients(patients::PatientsCommand),
+    /// Every outbound call attempt: line, times, outcome, SIP Call-ID.
+    Calls(dialer::CallsArgs),
+    /// A health centre's call slots.
+    #[command(subcommand)]
+    Slots(dialer::SlotsCommand),
+    /// Call one patient now, outside the schedule (to test a number).
+    CallNow(dialer::CallNowArgs),
     /// Health reports, newest last.
     Reports(reports::ReportsArgs),
     /// Configuration.
@@ -108,12 +122,16 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let mut out = std::io::stdout();
     match &cli.command {
         Command::Serve => serve(&cfg).await,
+        Command::Demo => demo::run().await,
         Command::Migrate => {
             open_store(&cfg).await?;
             writeln!(out, "case store is up to date")?;
             Ok(ExitCode::SUCCESS)
         }
         Command::Patients(cmd) => patients::run(cmd, &open_store(&cfg).await?).await,
+        Command::Calls(args) => dialer::calls(args, &open_store(&cfg).await?).await,
+        Command::Slots(cmd) => dialer::slots(cmd, &open_store(&cfg).await?).await,
+        Command::CallNow(args) => dialer::call_now(args, &cfg, open_store(&cfg).await?).await,
         Command::Reports(args) => reports::run(args, &open_store(&cfg).await?).await,
         Command::Config(ConfigCommand::Show) => {
             write!(out, "{}", cfg.to_display_toml())?;
@@ -124,9 +142,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 async fn serve(cfg: &Config) -> anyhow::Result<ExitCode> {
     let store = open_store(cfg).await?;
-    let engine = kenkocall::engine::Engine::start(cfg, store)
+    let engine = kenkocall::engine::Engine::start(cfg, store.clone())
         .await
         .context("cannot start the engine")?;
+    let dialer = if cfg.dialer.enabled {
+        let clock =
+            kenkocall::dialer::node::Clock::scaled(chrono::Utc::now(), cfg.dialer.time_scale);
+        let node = format!("node-{}", std::process::id());
+        Some(
+            kenkocall::dialer::node::DialerNode::start(&node, engine.clone(), store, cfg, clock)
+                .context("cannot start the dialer")?,
+        )
+    } else {
+        None
+    };
     tracing::info!(sip = %engine.sip_addr(), "kenkocall serving; Ctrl-C stops");
     eprintln!(
         "kenkocall: SIP on {} (UDP and TCP); Ctrl-C stops",
@@ -135,6 +164,9 @@ async fn serve(cfg: &Config) -> anyhow::Result<ExitCode> {
     tokio::signal::ctrl_c()
         .await
         .context("cannot wait for Ctrl-C")?;
+    if let Some(d) = dialer {
+        d.shutdown().await;
+    }
     engine.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }

@@ -20,6 +20,22 @@ pub enum PatientsCommand {
         /// The CSV file.
         file: PathBuf,
     },
+    /// Set a patient's call slots (local hours of their centre), e.g. `9,14`; applies from
+    /// the next slot.
+    SetSlots {
+        hersys_id: String,
+        /// Hours 0-23 separated by commas.
+        slots: String,
+    },
+    /// Stop a patient's auto-calls (checked again when each call is about to be made).
+    Stop {
+        hersys_id: String,
+        /// Why (kept in the audit log).
+        #[arg(long)]
+        reason: String,
+    },
+    /// Resume a stopped patient's auto-calls.
+    Resume { hersys_id: String },
     /// List enrolled patients.
     List {
         /// One JSON object per line instead of a table.
@@ -51,6 +67,28 @@ pub async fn run(cmd: &PatientsCommand, store: &Store) -> anyhow::Result<ExitCod
                 }
                 Err(e) => Err(e.into()),
             }
+        }
+        PatientsCommand::SetSlots { hersys_id, slots } => {
+            let slots = super::dialer::parse_slots(slots)?;
+            let p = store
+                .set_patient_slots(hersys_id, slots, "cli", chrono::Utc::now())
+                .await?;
+            writeln!(out, "{}: call slots {}", p.hersys_id, p.call_slots)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        PatientsCommand::Stop { hersys_id, reason } => {
+            let p = store
+                .stop_patient(hersys_id, reason, "cli", chrono::Utc::now())
+                .await?;
+            writeln!(out, "{}: auto-calls stopped", p.hersys_id)?;
+            Ok(ExitCode::SUCCESS)
+        }
+        PatientsCommand::Resume { hersys_id } => {
+            let p = store
+                .resume_patient(hersys_id, "cli", chrono::Utc::now())
+                .await?;
+            writeln!(out, "{}: auto-calls resumed", p.hersys_id)?;
+            Ok(ExitCode::SUCCESS)
         }
         PatientsCommand::List { json } => {
             let patients = store.list_patients().await?;

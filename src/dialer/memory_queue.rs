@@ -12,7 +12,8 @@ use super::queue::{
     AttemptRecord, AttemptResult, ClaimedJob, JobEnd, JobQueue, JobState, LeaseToken, QueueError,
     WorkerId,
 };
-use super::retry::{AttemptOutcome, RetryDecision};
+use super::retry::RetryDecision;
+use crate::store::AttemptOutcome;
 
 #[derive(Debug, Clone)]
 struct JobRow {
@@ -156,7 +157,8 @@ impl JobQueue for InMemoryJobQueue {
             if let Some(n) = interrupted
                 && let Some(a) = g.attempt_mut(key, n)
             {
-                a.outcome = Some(AttemptOutcome::Interrupted);
+                // Interrupted: stored as failed (the failed-call offset applies).
+                a.outcome = Some(AttemptOutcome::Failed);
             }
             out.push(claimed);
         }

@@ -2,10 +2,13 @@
 //! pacing, caller lines, the job-queue contract the store implements, and a
 //! discrete-event simulation of a whole slot.
 //!
-//! Nothing here reads a clock, sleeps or touches the network or a database: time is a
-//! parameter (`DateTime<Utc>`), randomness is an injected `Rng`, and storage is the
-//! [`queue::JobQueue`] trait. The async shell (SIP dialling, the worker loop) calls these
-//! functions and carries out what they decide:
+//! Nothing here but [`node`] reads a clock, sleeps or touches the network or a database:
+//! time is a parameter (`DateTime<Utc>`), randomness is an injected `Rng`, and storage is
+//! the [`queue::JobQueue`] trait (implemented by the case store). Per-centre values (zone,
+//! slots, retry policy, calling hours) are the store's [`crate::store::CentreSettings`];
+//! `[dialer]` ([`DialerSettings`]) holds only engine-wide knobs; the two meet in
+//! [`PlanConfig::for_centre`]. The async shell, [`node::DialerNode`] (planner task and
+//! call dispatcher, on a compressible [`node::Clock`]), carries out what they decide:
 //!
 //! 1. At each [`SlotSchedule::next_slots`] firing: [`plan_slot`] over the centre's
 //!    patients, then [`JobQueue::enqueue`] (idempotent); log and show the plan warnings.
@@ -17,6 +20,7 @@
 
 pub mod lines;
 pub mod memory_queue;
+pub mod node;
 pub mod pacing;
 pub mod plan;
 pub mod queue;
@@ -31,16 +35,15 @@ pub use lines::{CallerLinePool, LineLease};
 pub use memory_queue::InMemoryJobQueue;
 pub use pacing::{PaceDenied, Pacer, PacingConfig, SlotPace, TrunkId};
 pub use plan::{
-    ContactMethod, JobKey, LastReport, PatientId, PatientSnapshot, Plan, PlanConfig, PlanWarning,
-    PlannedJob, ReportChannel, plan_slot,
+    JobKey, LastReport, PatientSnapshot, Plan, PlanConfig, PlanWarning, PlannedJob, plan_slot,
 };
 pub use queue::{
     AttemptRecord, AttemptResult, ClaimedJob, JobEnd, JobQueue, JobState, LeaseToken, QueueError,
     WorkerId,
 };
-pub use retry::{AttemptOutcome, GiveUpReason, RetryDecision, RetryPolicy};
+pub use retry::{GiveUpReason, RetryDecision, after_attempt, retry_offset};
 pub use settings::DialerSettings;
-pub use slots::{AllowedHours, CallSlot, SlotHours, SlotInstant, SlotSchedule};
+pub use slots::{CallSlot, SlotInstant, SlotSchedule, calling_starts_on, within_calling_hours};
 pub use stop::{ClaimDecision, ReportCutoff, StopConfig, StopReason, claim_decision, stop_reason};
 
 /// Why a dialer input was refused.

@@ -4,49 +4,24 @@
 
 use std::fmt;
 
-use chrono::{DateTime, NaiveDate, Utc};
+use chrono::{DateTime, NaiveDate, TimeDelta, Utc};
 use chrono_tz::Tz;
-use serde::{Deserialize, Serialize};
 
+use super::DialerError;
 use super::pacing::{PacingConfig, SlotPace};
-use super::retry::RetryPolicy;
-use super::slots::{CallSlot, SlotHours, SlotInstant};
+use super::retry::delta;
+use super::settings::DialerSettings;
+use super::slots::{CallSlot, SlotInstant, calling_starts_on, within_calling_hours};
 use super::stop::{StopConfig, StopReason, stop_reason};
-
-/// The case store's patient id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-pub struct PatientId(pub i64);
-
-impl fmt::Display for PatientId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}", self.0)
-    }
-}
-
-/// How the patient reports: only `AutoCall` patients are dialled.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ContactMethod {
-    AutoCall,
-    HealthCall,
-    Web,
-}
-
-/// Where a health report came from.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ReportChannel {
-    AutoCall,
-    HealthCall,
-    Web,
-    Staff,
-}
+use crate::config::Config;
+pub use crate::store::{CallSlots, CallingHours, Channel, ContactMethod, PatientId, RetryPolicy};
+use crate::store::{CentreSettings, Patient};
 
 /// The latest health report of a patient, as far as the dialer needs it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LastReport {
     pub at: DateTime<Utc>,
-    pub channel: ReportChannel,
+    pub channel: Channel,
 }
 
 /// What the dialer reads about a patient, at planning and again at claim time.
@@ -54,7 +29,7 @@ pub struct LastReport {
 pub struct PatientSnapshot {
     pub id: PatientId,
     /// The patient's chosen slots (a subset of the centre's).
-    pub slots: SlotHours,
+    pub slots: CallSlots,
     /// Observation period, local dates, both inclusive.
     pub observation_start: NaiveDate,
     pub observation_end: NaiveDate,
@@ -76,7 +51,13 @@ pub struct JobKey {
 
 impl fmt::Display for JobKey {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{}/{}/{:02}", self.patient, self.date, self.slot.hour())
+        write!(
+            f,
+            "{}/{}/{:02}",
+            self.patient.0,
+            self.date,
+            self.slot.hour()
+        )
     }
 }
 
@@ -117,22 +98,91 @@ impl fmt::Display for PlanWarning {
     }
 }
 
-/// The centre's settings the planner needs.
-#[derive(Debug, Clone, Copy, PartialEq)]
+/// Everything the planner and the claim check need for one centre: the centre's own
+/// settings from the case store (zone, retry policy, calling hours) and the engine-wide
+/// knobs from `[dialer]`. Built in one place, [`PlanConfig::for_centre`].
+#[derive(Debug, Clone, PartialEq)]
 pub struct PlanConfig {
     pub tz: Tz,
     pub retry: RetryPolicy,
+    pub calling_hours: CallingHours,
+    /// From the slot instant: a first attempt still not started by then is dropped. The
+    /// seeds allow "longer if many users", so this is wider than the window by default.
+    pub first_attempt_limit: TimeDelta,
     pub stop: StopConfig,
     pub pacing: PacingConfig,
 }
 
 impl Default for PlanConfig {
     fn default() -> Self {
+        let centre = CentreSettings::default();
+        let dialer = DialerSettings::default();
         Self {
             tz: chrono_tz::Asia::Tokyo,
-            retry: RetryPolicy::default(),
+            retry: centre.retry,
+            calling_hours: centre.calling_hours,
+            first_attempt_limit: dialer.first_attempt_limit(),
             stop: StopConfig::default(),
             pacing: PacingConfig::default(),
+        }
+    }
+}
+
+impl PlanConfig {
+    /// The one conversion from the store's centre settings and the `[dialer]` section;
+    /// capacity caps come from `cfg` (`sip.max_calls`, `trunk.channels`).
+    pub fn for_centre(
+        centre: &CentreSettings,
+        dialer: &DialerSettings,
+        cfg: &Config,
+    ) -> Result<PlanConfig, DialerError> {
+        dialer.validate()?;
+        let tz = super::SlotSchedule::parse_tz(&centre.timezone)?;
+        // The store's own rules for centre settings; no second copy here.
+        centre
+            .validate()
+            .map_err(|e| DialerError::InvalidPolicy(e.to_string()))?;
+        Ok(PlanConfig {
+            tz,
+            retry: centre.retry.clone(),
+            calling_hours: centre.calling_hours,
+            first_attempt_limit: dialer
+                .first_attempt_limit()
+                .max(delta(centre.retry.slot_window)),
+            stop: StopConfig {
+                already_reported: dialer.skip_if_reported,
+            },
+            pacing: dialer.pacing(cfg),
+        })
+    }
+
+    /// The slot window: no retry starts at or after `slot + window`.
+    pub fn window(&self) -> TimeDelta {
+        delta(self.retry.slot_window)
+    }
+
+    pub fn calling_allowed(&self, at: DateTime<Utc>) -> bool {
+        within_calling_hours(self.calling_hours, self.tz, at)
+    }
+
+    /// The instant calling opens on the local date of `at`.
+    pub fn calling_opens_on(&self, at: DateTime<Utc>) -> DateTime<Utc> {
+        calling_starts_on(self.calling_hours, self.tz, at)
+    }
+}
+
+impl PatientSnapshot {
+    /// What the dialer reads from the store's patient row (and its latest report).
+    pub fn from_patient(p: &Patient, last_report: Option<LastReport>) -> Self {
+        PatientSnapshot {
+            id: p.id,
+            slots: p.call_slots,
+            observation_start: p.observation_start,
+            observation_end: p.observation_end,
+            stopped: p.stopped_at.is_some(),
+            wrong_number: p.wrong_number,
+            contact: p.contact_method,
+            last_report,
         }
     }
 }
@@ -154,14 +204,14 @@ pub fn plan_slot<'a>(
     cfg: &PlanConfig,
 ) -> Plan {
     let mut plan = Plan::default();
-    if !cfg.retry.allowed.contains(cfg.tz, slot.at) {
+    if !cfg.calling_allowed(slot.at) {
         tracing::warn!(slot = %slot.slot, date = %slot.date, "slot outside allowed calling hours");
         plan.warnings
             .push(PlanWarning::SlotOutsideAllowedHours(*slot));
         return plan;
     }
     for p in patients {
-        if !p.slots.contains(slot.slot) {
+        if !p.slots.contains(slot.slot.as_u8()) {
             continue;
         }
         match stop_reason(p, slot, slot.at, cfg.tz, &cfg.stop) {
@@ -178,7 +228,7 @@ pub fn plan_slot<'a>(
     }
     plan.jobs.sort_by_key(|j| j.key);
     plan.jobs.dedup_by_key(|j| j.key);
-    let pace = SlotPace::estimate(plan.jobs.len(), &cfg.pacing, cfg.retry.window);
+    let pace = SlotPace::estimate(plan.jobs.len(), &cfg.pacing, cfg.window());
     if !pace.fits() {
         tracing::warn!(
             calls = pace.calls,

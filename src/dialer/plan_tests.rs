@@ -11,7 +11,7 @@ fn utc(s: &str) -> DateTime<Utc> {
 pub(super) fn patient(id: i64, slots: &str) -> PatientSnapshot {
     PatientSnapshot {
         id: PatientId(id),
-        slots: slots.parse().unwrap(),
+        slots: crate::store::CallSlots::parse(slots).unwrap(),
         observation_start: "2026-11-15".parse().unwrap(),
         observation_end: "2026-11-25".parse().unwrap(),
         stopped: false,
@@ -126,7 +126,7 @@ async fn patient_slot_change_mid_day_applies_from_the_next_slot() {
         .await
         .unwrap();
     // 10:30 JST: staff move the patient to 14 only; the 9 o'clock job stays as planned.
-    p.slots = "14".parse().unwrap();
+    p.slots = crate::store::CallSlots::parse("14").unwrap();
     for hour in [11, 14, 16] {
         let s = schedule.instant(day, CallSlot::new(hour).unwrap());
         q.enqueue(&plan_slot(&s, [&p], &PlanConfig::default()).jobs)

@@ -35,7 +35,7 @@
 //!   and inserts the attempt row (unique on job and attempt number), in one transaction.
 //!   Zero rows updated means do not dial. If the engine dies mid-call, the next claim
 //!   of that job sees `attempts_begun > attempts_finished`, records that attempt as
-//!   [`AttemptOutcome::Interrupted`], reports it in [`ClaimedJob::interrupted`] and
+//!   [`AttemptOutcome::Failed`] (interrupted), reports it in [`ClaimedJob::interrupted`] and
 //!   offers attempt `n + 1`; attempt `n` can never begin again.
 //! - **Leases outlive calls.** The worker renews ([`JobQueue::renew`]) while a call is
 //!   up; answers are saved by the IVR as they are keyed, independently of the job row, so
@@ -47,8 +47,9 @@ use std::future::Future;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use super::plan::{JobKey, PlanConfig, PlannedJob};
-use super::retry::{AttemptOutcome, GiveUpReason, RetryDecision};
+use super::retry::{GiveUpReason, RetryDecision, after_attempt};
 use super::stop::StopReason;
+use crate::store::AttemptOutcome;
 
 /// The node and worker holding a lease, e.g. `node-a/3`.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
@@ -97,6 +98,7 @@ impl JobEnd {
             JobEnd::GaveUp(GiveUpReason::AttemptsExhausted) => "attempts_exhausted",
             JobEnd::GaveUp(GiveUpReason::PastWindow) => "past_window",
             JobEnd::GaveUp(GiveUpReason::OutsideAllowedHours) => "outside_allowed_hours",
+            JobEnd::GaveUp(GiveUpReason::NotDialled) => "not_dialled",
         }
     }
 
@@ -163,9 +165,7 @@ impl AttemptResult {
             outcome,
             ended_at,
             sip_call_id,
-            next: cfg
-                .retry
-                .after_attempt(cfg.tz, job.slot_at, job.attempt, outcome, ended_at),
+            next: after_attempt(cfg, job.slot_at, job.attempt, outcome, ended_at),
         }
     }
 }

@@ -1,34 +1,24 @@
-//! The dialer's settings as they would appear in the configuration file (`[dialer]`),
-//! with every default from the seeds, turned into the typed [`PlanConfig`] and
-//! [`SlotSchedule`]. Kept here until `config.rs` grows a `dialer` section that embeds it.
+//! The `[dialer]` section of the configuration file: engine-wide knobs only. Everything
+//! a health centre decides (zone, slots, retry policy, calling hours) lives in the case
+//! store's centre settings ([`crate::store::CentreSettings`]) and is combined with these
+//! in [`super::PlanConfig::for_centre`].
 
-use chrono::{NaiveTime, TimeDelta};
+use chrono::TimeDelta;
 use serde::{Deserialize, Serialize};
 
 use super::DialerError;
 use super::pacing::PacingConfig;
-use super::plan::PlanConfig;
-use super::retry::RetryPolicy;
-use super::slots::{AllowedHours, SlotHours, SlotSchedule};
-use super::stop::{ReportCutoff, StopConfig};
+use super::stop::ReportCutoff;
 use crate::config::Config;
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct DialerSettings {
-    /// The health centre's IANA time zone.
-    pub timezone: String,
-    /// The centre's call slots, local hours: `"9,11,14,16"`.
-    pub slots: SlotHours,
-    pub window_minutes: i64,
-    /// A first attempt not started this long after its slot is dropped.
+    /// Run the planner and workers in `kenkocall serve`.
+    pub enabled: bool,
+    /// A first attempt not started this long after its slot is dropped (never shorter
+    /// than the centre's slot window).
     pub first_attempt_limit_minutes: i64,
-    /// Local calling hours, `"HH:MM-HH:MM"`, end excluded.
-    pub allowed_hours: String,
-    pub retry_no_answer_minutes: i64,
-    pub retry_busy_minutes: i64,
-    pub retry_failed_minutes: i64,
-    pub max_attempts: u32,
     /// `off`, `since_slot` or `same_day`: which earlier report cancels a slot's call.
     pub skip_if_reported: ReportCutoff,
     pub calls_per_second: f64,
@@ -36,88 +26,73 @@ pub struct DialerSettings {
     pub expected_attempts: f64,
     /// Job lease; the worker renews it while a call is up.
     pub lease_seconds: i64,
+    /// Outbound calls this node's dialer places at once (also capped by `sip.max_calls`
+    /// and `trunk.channels`).
+    pub workers: usize,
+    /// How often an idle worker looks for due jobs, in (real) milliseconds.
+    pub poll_ms: u64,
+    /// Virtual seconds per real second for tests and the demo: `60` runs a 15-minute
+    /// retry offset in 15 s. `1` in production.
+    pub time_scale: f64,
 }
 
 impl Default for DialerSettings {
     fn default() -> Self {
-        let retry = RetryPolicy::default();
         let pacing = PacingConfig::default();
         Self {
-            timezone: "Asia/Tokyo".into(),
-            slots: SlotHours::CENTRE_DEFAULT,
-            window_minutes: retry.window.num_minutes(),
-            first_attempt_limit_minutes: retry.first_attempt_limit.num_minutes(),
-            allowed_hours: "08:00-20:00".into(),
-            retry_no_answer_minutes: retry.no_answer.num_minutes(),
-            retry_busy_minutes: retry.busy.num_minutes(),
-            retry_failed_minutes: retry.failed.num_minutes(),
-            max_attempts: retry.max_attempts,
+            enabled: true,
+            first_attempt_limit_minutes: 120,
             skip_if_reported: ReportCutoff::SinceSlot,
             calls_per_second: pacing.calls_per_second,
             typical_call_seconds: pacing.typical_call.num_seconds(),
             expected_attempts: pacing.expected_attempts,
             lease_seconds: 120,
+            workers: 3000,
+            poll_ms: 500,
+            time_scale: 1.0,
         }
     }
-}
-
-fn parse_allowed(s: &str) -> Result<AllowedHours, DialerError> {
-    let bad = || DialerError::InvalidAllowedHours {
-        start: s.to_string(),
-        end: "(expected HH:MM-HH:MM)".into(),
-    };
-    let (a, b) = s.split_once('-').ok_or_else(bad)?;
-    let t = |x: &str| NaiveTime::parse_from_str(x.trim(), "%H:%M").map_err(|_| bad());
-    AllowedHours::new(t(a)?, t(b)?)
 }
 
 impl DialerSettings {
-    /// The typed settings; capacity caps come from `cfg` (`sip.max_calls`, `trunk.channels`).
-    pub fn plan_config(&self, cfg: &Config) -> Result<PlanConfig, DialerError> {
-        let tz = SlotSchedule::parse_tz(&self.timezone)?;
-        let retry = RetryPolicy {
-            no_answer: TimeDelta::minutes(self.retry_no_answer_minutes),
-            busy: TimeDelta::minutes(self.retry_busy_minutes),
-            failed: TimeDelta::minutes(self.retry_failed_minutes),
-            max_attempts: self.max_attempts,
-            window: TimeDelta::minutes(self.window_minutes),
-            first_attempt_limit: TimeDelta::minutes(self.first_attempt_limit_minutes),
-            allowed: parse_allowed(&self.allowed_hours)?,
-        };
-        retry.validate()?;
+    /// Refuses values the dialer cannot run with, naming the key.
+    pub fn validate(&self) -> Result<(), DialerError> {
+        let bad = |m: &str| Err(DialerError::InvalidPolicy(m.to_string()));
         // NaN must fail too, hence no plain `<= 0.0`.
-        let rate_ok = self.calls_per_second.is_finite() && self.calls_per_second > 0.0;
-        if !rate_ok || self.typical_call_seconds <= 0 {
-            return Err(DialerError::InvalidPolicy(
-                "calls_per_second and typical_call_seconds must be positive".into(),
-            ));
+        let positive = |x: f64| x.is_finite() && x > 0.0;
+        if !positive(self.calls_per_second) || self.typical_call_seconds <= 0 {
+            return bad("calls_per_second and typical_call_seconds must be positive");
+        }
+        if !positive(self.expected_attempts) {
+            return bad("expected_attempts must be positive");
         }
         if self.lease_seconds <= 0 {
-            return Err(DialerError::InvalidPolicy(
-                "lease_seconds must be positive".into(),
-            ));
+            return bad("lease_seconds must be positive");
         }
-        Ok(PlanConfig {
-            tz,
-            retry,
-            stop: StopConfig {
-                already_reported: self.skip_if_reported,
-            },
-            pacing: PacingConfig {
-                calls_per_second: self.calls_per_second,
-                typical_call: TimeDelta::seconds(self.typical_call_seconds),
-                expected_attempts: self.expected_attempts,
-                ..PacingConfig::from_config(cfg)
-            },
-        })
+        if self.first_attempt_limit_minutes <= 0 {
+            return bad("first_attempt_limit_minutes must be positive");
+        }
+        if self.workers == 0 || self.poll_ms == 0 {
+            return bad("workers and poll_ms must be at least 1");
+        }
+        if !positive(self.time_scale) {
+            return bad("time_scale must be positive");
+        }
+        Ok(())
     }
 
-    /// The centre's slot schedule as configured (staff changes are added at run time).
-    pub fn schedule(&self) -> Result<SlotSchedule, DialerError> {
-        Ok(SlotSchedule::new(
-            SlotSchedule::parse_tz(&self.timezone)?,
-            self.slots,
-        ))
+    pub fn first_attempt_limit(&self) -> TimeDelta {
+        TimeDelta::minutes(self.first_attempt_limit_minutes)
+    }
+
+    /// Pacing with the capacity caps of `cfg` (`sip.max_calls`, `trunk.channels`).
+    pub fn pacing(&self, cfg: &Config) -> PacingConfig {
+        PacingConfig {
+            calls_per_second: self.calls_per_second,
+            typical_call: TimeDelta::seconds(self.typical_call_seconds),
+            expected_attempts: self.expected_attempts,
+            ..PacingConfig::from_config(cfg)
+        }
     }
 
     pub fn lease(&self) -> TimeDelta {
@@ -128,61 +103,65 @@ impl DialerSettings {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::dialer::PlanConfig;
+    use crate::store::CentreSettings;
 
     #[test]
-    fn defaults_are_the_seed_defaults() {
-        let s = DialerSettings::default();
+    fn defaults_with_the_default_centre_are_the_seed_defaults() {
+        let p = PlanConfig::for_centre(
+            &CentreSettings::default(),
+            &DialerSettings::default(),
+            &Config::defaults(),
+        )
+        .unwrap();
+        let d = PlanConfig::default();
         assert_eq!(
-            s.plan_config(&Config::defaults()).unwrap(),
-            PlanConfig::default()
+            (p.tz, &p.retry, p.calling_hours),
+            (d.tz, &d.retry, d.calling_hours)
         );
-        assert_eq!(s.schedule().unwrap(), SlotSchedule::tokyo_default());
+        assert_eq!(p.first_attempt_limit, TimeDelta::minutes(120));
+        assert_eq!(p.window(), TimeDelta::minutes(60));
     }
 
     #[test]
-    fn toml_section_parses_and_unknown_keys_are_refused() {
-        let s: DialerSettings = toml::from_str(
-            "timezone = \"Europe/London\"\nslots = \"9,14\"\nallowed_hours = \"09:00-18:30\"\n\
-             skip_if_reported = \"same_day\"\nmax_attempts = 2\n",
-        )
-        .unwrap();
-        let p = s.plan_config(&Config::defaults()).unwrap();
+    fn centre_values_come_from_the_store_settings() {
+        let mut centre = CentreSettings {
+            timezone: "Europe/London".into(),
+            ..CentreSettings::default()
+        };
+        centre.retry.max_attempts = 2;
+        let p = PlanConfig::for_centre(&centre, &DialerSettings::default(), &Config::defaults())
+            .unwrap();
         assert_eq!(p.tz, chrono_tz::Europe::London);
         assert_eq!(p.retry.max_attempts, 2);
-        assert_eq!(p.stop.already_reported, ReportCutoff::SameDay);
-        assert_eq!(s.slots.to_string(), "9,14");
-        let err = toml::from_str::<DialerSettings>("max_atempts = 2\n").unwrap_err();
-        assert!(err.to_string().contains("max_atempts"), "{err}");
-        assert!(toml::from_str::<DialerSettings>("slots = \"9,25\"\n").is_err());
+    }
+
+    #[test]
+    fn toml_section_parses_and_centre_keys_are_refused_here() {
+        let s: DialerSettings =
+            toml::from_str("skip_if_reported = \"same_day\"\ntime_scale = 60.0\n").unwrap();
+        assert_eq!(s.skip_if_reported, ReportCutoff::SameDay);
+        assert_eq!(s.time_scale, 60.0);
+        // Per-centre values belong to the case store, not to the config file.
+        let err = toml::from_str::<DialerSettings>("max_attempts = 2\n").unwrap_err();
+        assert!(err.to_string().contains("max_attempts"), "{err}");
     }
 
     #[test]
     fn bad_values_are_clear_errors() {
-        let cfg = Config::defaults();
         let with = |f: fn(&mut DialerSettings)| {
             let mut s = DialerSettings::default();
             f(&mut s);
-            s.plan_config(&cfg)
+            s.validate()
         };
-        assert!(matches!(
-            with(|s| s.timezone = "Mars/Base".into()),
-            Err(DialerError::UnknownTimeZone(_))
-        ));
-        assert!(matches!(
-            with(|s| s.allowed_hours = "20:00-08:00".into()),
-            Err(DialerError::InvalidAllowedHours { .. })
-        ));
-        assert!(matches!(
-            with(|s| s.allowed_hours = "8-20".into()),
-            Err(DialerError::InvalidAllowedHours { .. })
-        ));
-        assert!(matches!(
-            with(|s| s.max_attempts = 0),
-            Err(DialerError::InvalidPolicy(_))
-        ));
-        assert!(matches!(
-            with(|s| s.lease_seconds = 0),
-            Err(DialerError::InvalidPolicy(_))
-        ));
+        assert!(with(|_| {}).is_ok());
+        for f in [
+            (|s: &mut DialerSettings| s.lease_seconds = 0) as fn(&mut DialerSettings),
+            |s| s.calls_per_second = f64::NAN,
+            |s| s.time_scale = 0.0,
+            |s| s.workers = 0,
+        ] {
+            assert!(matches!(with(f), Err(DialerError::InvalidPolicy(_))));
+        }
     }
 }

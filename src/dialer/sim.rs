@@ -20,12 +20,14 @@ use super::plan::{
     ContactMethod, PatientId, PatientSnapshot, PlanConfig, PlanWarning, PlannedJob, plan_slot,
 };
 use super::queue::{ClaimedJob, LeaseToken};
-use super::retry::{AttemptOutcome, GiveUpReason, RetryDecision};
+use super::retry::{GiveUpReason, RetryDecision, after_attempt};
 pub use super::sim_phones::PhoneBehaviour;
 use super::sim_phones::ring;
-use super::slots::{CallSlot, SlotHours, SlotSchedule};
+use super::slots::{CallSlot, SlotSchedule};
 use super::stop::{ClaimDecision, claim_decision};
 use crate::config::CallerLine;
+use crate::store::AttemptOutcome;
+use crate::store::CallSlots;
 
 /// One simulation run.
 #[derive(Debug, Clone)]
@@ -102,8 +104,8 @@ enum Event {
 struct OutcomeCode(u8);
 
 const OUTCOMES: [AttemptOutcome; 6] = [
-    AttemptOutcome::Reached,
-    AttemptOutcome::AnsweredNoInput,
+    AttemptOutcome::Completed,
+    AttemptOutcome::NoInput,
     AttemptOutcome::NoAnswer,
     AttemptOutcome::Busy,
     AttemptOutcome::Failed,
@@ -120,17 +122,23 @@ struct Job {
 /// Runs one slot to completion. Run time is bounded by the number of attempts
 /// (at most patients × max_attempts calls).
 pub fn simulate(cfg: &SimConfig) -> Result<SimReport, DialerError> {
-    cfg.plan.retry.validate()?;
+    if cfg.plan.retry.max_attempts == 0 {
+        return Err(DialerError::InvalidPolicy(
+            "max_attempts must be at least 1".into(),
+        ));
+    }
     let mut rng = StdRng::seed_from_u64(cfg.seed);
     let mut lines = CallerLinePool::from_config(&cfg.lines)?;
     let mut pacer = Pacer::new(&cfg.plan.pacing);
     let trunk = TrunkId(0);
     let tz = cfg.plan.tz;
-    let slot = SlotSchedule::new(tz, SlotHours::from_slots([cfg.slot])).instant(cfg.date, cfg.slot);
+    let one_slot = CallSlots::from_hours(&[cfg.slot.as_u8()])
+        .map_err(|_| DialerError::InvalidHour(cfg.slot.hour()))?;
+    let slot = SlotSchedule::new(tz, one_slot).instant(cfg.date, cfg.slot);
 
     let template = PatientSnapshot {
         id: PatientId(0),
-        slots: SlotHours::from_slots([cfg.slot]),
+        slots: one_slot,
         observation_start: cfg.date,
         observation_end: cfg.date,
         stopped: false,
@@ -195,7 +203,7 @@ pub fn simulate(cfg: &SimConfig) -> Result<SimReport, DialerError> {
     }
     let mut ready: VecDeque<usize> = VecDeque::new();
     let mut wake_pending = false;
-    let window_end = slot.at + cfg.plan.retry.window;
+    let window_end = slot.at + cfg.plan.window();
     let mut hold_total = TimeDelta::zero();
 
     let finish = |report: &mut SimReport, job: &Job, end: Option<GiveUpReason>| {
@@ -204,7 +212,8 @@ pub fn simulate(cfg: &SimConfig) -> Result<SimReport, DialerError> {
             Some(GiveUpReason::AttemptsExhausted) => report.gave_up_exhausted += 1,
             Some(GiveUpReason::PastWindow) => report.gave_up_past_window += 1,
             Some(GiveUpReason::OutsideAllowedHours) => report.gave_up_outside_hours += 1,
-            None => {}
+            // Simulated phones never produce a stop at claim.
+            Some(GiveUpReason::NotDialled) | None => {}
         }
     };
 
@@ -221,11 +230,7 @@ pub fn simulate(cfg: &SimConfig) -> Result<SimReport, DialerError> {
                 }
                 report.makespan = report.makespan.max(now - slot.at);
                 let outcome = OUTCOMES[code.0 as usize];
-                match cfg
-                    .plan
-                    .retry
-                    .after_attempt(tz, slot.at, job.attempts, outcome, now)
-                {
+                match after_attempt(&cfg.plan, slot.at, job.attempts, outcome, now) {
                     RetryDecision::Reached => {
                         report.reached += 1;
                         if now <= window_end {
@@ -297,7 +302,7 @@ pub fn simulate(cfg: &SimConfig) -> Result<SimReport, DialerError> {
             } else if now >= window_end {
                 report.retries_past_window += 1;
             }
-            if !cfg.plan.retry.allowed.contains(tz, now) {
+            if !cfg.plan.calling_allowed(now) {
                 report.calls_outside_allowed_hours += 1;
             }
             match report.line_use.iter_mut().find(|(n, _)| n == line.number()) {

@@ -4,7 +4,7 @@ use chrono::TimeDelta;
 use rand::Rng;
 use rand::rngs::StdRng;
 
-use super::retry::AttemptOutcome;
+use crate::store::AttemptOutcome;
 
 /// How the simulated phones behave. Probabilities are per attempt; a share of patients
 /// is "away" (out, asleep, in the bath) and answers much less, so a retry is less likely
@@ -83,14 +83,14 @@ pub(super) fn ring(
         }
         if r < b.wrong_number_share + b.no_input_share {
             return (
-                AttemptOutcome::AnsweredNoInput,
+                AttemptOutcome::NoInput,
                 secs(ring + uniform(rng, b.no_input_secs)),
             );
         }
         // A triangular spread around the mean: two uniforms summed.
         let talk = b.talk_mean_secs
             + b.talk_spread_secs * (rng.random::<f64>() + rng.random::<f64>() - 1.0);
-        return (AttemptOutcome::Reached, secs(ring + talk.max(20.0)));
+        return (AttemptOutcome::Completed, secs(ring + talk.max(20.0)));
     }
     let r: f64 = rng.random();
     if r < b.busy_share {

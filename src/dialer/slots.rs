@@ -13,11 +13,14 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeDelta, TimeZone, Utc};
+use chrono::{
+    DateTime, NaiveDate, NaiveDateTime, NaiveTime, Offset, TimeDelta, TimeZone, Timelike, Utc,
+};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
 use super::DialerError;
+use crate::store::{CallSlots, CallingHours};
 
 /// One call slot: an hour of the local day (0–23) at which auto-calls start.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -35,6 +38,11 @@ impl CallSlot {
 
     pub fn hour(self) -> u32 {
         u32::from(self.0)
+    }
+
+    /// The hour as the store keeps it (`slot_hour`, a bit of [`CallSlots`]).
+    pub fn as_u8(self) -> u8 {
+        self.0
     }
 }
 
@@ -54,76 +62,6 @@ impl From<CallSlot> for u32 {
 impl fmt::Display for CallSlot {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:02}:00", self.0)
-    }
-}
-
-/// A set of call slots (a bit per hour), e.g. a centre's `9,11,14,16` or a patient's `9,14`.
-/// Written and parsed as the comma list staff type.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
-#[serde(try_from = "String", into = "String")]
-pub struct SlotHours(u32);
-
-impl SlotHours {
-    /// The seed documents' default: 9, 11, 14 and 16 o'clock.
-    pub const CENTRE_DEFAULT: SlotHours = SlotHours((1 << 9) | (1 << 11) | (1 << 14) | (1 << 16));
-    pub const NONE: SlotHours = SlotHours(0);
-
-    pub fn from_slots(slots: impl IntoIterator<Item = CallSlot>) -> Self {
-        SlotHours(slots.into_iter().fold(0, |m, s| m | (1 << s.0)))
-    }
-
-    pub fn contains(self, slot: CallSlot) -> bool {
-        self.0 & (1 << slot.0) != 0
-    }
-
-    pub fn is_empty(self) -> bool {
-        self.0 == 0
-    }
-
-    pub fn union(self, other: SlotHours) -> SlotHours {
-        SlotHours(self.0 | other.0)
-    }
-
-    pub fn iter(self) -> impl Iterator<Item = CallSlot> {
-        (0u8..24)
-            .filter(move |h| self.0 & (1 << h) != 0)
-            .map(CallSlot)
-    }
-}
-
-impl FromStr for SlotHours {
-    type Err = DialerError;
-    fn from_str(s: &str) -> Result<Self, DialerError> {
-        let bad = || DialerError::InvalidSlotList(s.to_string());
-        if s.trim().is_empty() {
-            return Ok(SlotHours::NONE);
-        }
-        let mut set = SlotHours::NONE;
-        for part in s.split(',') {
-            let hour: u32 = part.trim().parse().map_err(|_| bad())?;
-            set = set.union(SlotHours::from_slots([CallSlot::new(hour)?]));
-        }
-        Ok(set)
-    }
-}
-
-impl TryFrom<String> for SlotHours {
-    type Error = DialerError;
-    fn try_from(s: String) -> Result<Self, DialerError> {
-        s.parse()
-    }
-}
-
-impl From<SlotHours> for String {
-    fn from(s: SlotHours) -> String {
-        s.to_string()
-    }
-}
-
-impl fmt::Display for SlotHours {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let list: Vec<String> = self.iter().map(|s| s.hour().to_string()).collect();
-        f.write_str(&list.join(","))
     }
 }
 
@@ -156,13 +94,13 @@ pub fn resolve_local(tz: Tz, local: NaiveDateTime) -> DateTime<Utc> {
 #[derive(Debug, Clone, PartialEq)]
 pub struct SlotSchedule {
     tz: Tz,
-    initial: SlotHours,
+    initial: CallSlots,
     /// Changes by time of change, oldest first.
-    changes: Vec<(DateTime<Utc>, SlotHours)>,
+    changes: Vec<(DateTime<Utc>, CallSlots)>,
 }
 
 impl SlotSchedule {
-    pub fn new(tz: Tz, hours: SlotHours) -> Self {
+    pub fn new(tz: Tz, hours: CallSlots) -> Self {
         Self {
             tz,
             initial: hours,
@@ -172,7 +110,7 @@ impl SlotSchedule {
 
     /// Asia/Tokyo with the default slots 9, 11, 14, 16.
     pub fn tokyo_default() -> Self {
-        Self::new(chrono_tz::Asia::Tokyo, SlotHours::CENTRE_DEFAULT)
+        Self::new(chrono_tz::Asia::Tokyo, CallSlots::DEFAULT)
     }
 
     /// A zone by IANA name, e.g. `Asia/Tokyo`.
@@ -186,13 +124,13 @@ impl SlotSchedule {
     }
 
     /// Staff changed the hours at `at`.
-    pub fn change(&mut self, at: DateTime<Utc>, hours: SlotHours) {
+    pub fn change(&mut self, at: DateTime<Utc>, hours: CallSlots) {
         let pos = self.changes.partition_point(|(t, _)| *t <= at);
         self.changes.insert(pos, (at, hours));
     }
 
     /// The hours a slot firing at `at` runs under: the last change made before it.
-    pub fn hours_at(&self, at: DateTime<Utc>) -> SlotHours {
+    pub fn hours_at(&self, at: DateTime<Utc>) -> CallSlots {
         let n = self.changes.partition_point(|(t, _)| *t < at);
         n.checked_sub(1).map_or(self.initial, |i| self.changes[i].1)
     }
@@ -222,13 +160,11 @@ impl SlotSchedule {
         let mut hours = self.hours_at(after);
         for (t, h) in &self.changes {
             if *t >= after && *t < until {
-                hours = hours.union(*h);
+                hours = CallSlots::from_mask(hours.mask() | h.mask()).unwrap_or(hours);
             }
         }
-        if hours.is_empty() {
-            return Ok(Vec::new());
-        }
-        let expr = format!("0 0 {hours} * * *");
+        let list: Vec<String> = hours.hours().iter().map(u8::to_string).collect();
+        let expr = format!("0 0 {} * * *", list.join(","));
         let schedule = cron::Schedule::from_str(&expr).map_err(|e| DialerError::Cron {
             expr: expr.clone(),
             message: e.to_string(),
@@ -243,9 +179,9 @@ impl SlotSchedule {
             if wall > to {
                 break;
             }
-            let slot = CallSlot::new(chrono::Timelike::hour(&wall))?;
+            let slot = CallSlot::new(wall.hour())?;
             let fired = self.instant(wall.date(), slot);
-            if fired.at > after && fired.at <= until && self.hours_at(fired.at).contains(slot) {
+            if fired.at > after && fired.at <= until && self.hours_at(fired.at).contains(slot.0) {
                 out.push(fired);
             }
         }
@@ -254,51 +190,19 @@ impl SlotSchedule {
     }
 }
 
-/// The local hours calls may be made in (default 08:00–20:00): a call never starts
-/// outside them, whatever the slot or retry rules say.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct AllowedHours {
-    start: NaiveTime,
-    end: NaiveTime,
+/// Whether `at` falls inside the centre's calling hours (local time, end excluded): a
+/// call never starts outside them, whatever the slot or retry rules say.
+pub fn within_calling_hours(hours: CallingHours, tz: Tz, at: DateTime<Utc>) -> bool {
+    let local = at.with_timezone(&tz).time();
+    let minute = local.hour() * 60 + local.minute();
+    u16::try_from(minute).is_ok_and(|m| hours.allows_minute(m))
 }
 
-impl Default for AllowedHours {
-    fn default() -> Self {
-        Self {
-            start: NaiveTime::from_hms_opt(8, 0, 0).unwrap_or(NaiveTime::MIN),
-            end: NaiveTime::from_hms_opt(20, 0, 0).unwrap_or(NaiveTime::MIN),
-        }
-    }
-}
-
-impl AllowedHours {
-    /// `[start, end)` in local time; start must be before end (no overnight calling).
-    pub fn new(start: NaiveTime, end: NaiveTime) -> Result<Self, DialerError> {
-        if start >= end {
-            return Err(DialerError::InvalidAllowedHours {
-                start: start.to_string(),
-                end: end.to_string(),
-            });
-        }
-        Ok(Self { start, end })
-    }
-
-    pub fn contains(&self, tz: Tz, at: DateTime<Utc>) -> bool {
-        let local = at.with_timezone(&tz).time();
-        local >= self.start && local < self.end
-    }
-
-    /// The instant calling may start on the local date of `at`.
-    pub fn start_on(&self, tz: Tz, at: DateTime<Utc>) -> DateTime<Utc> {
-        let date = at.with_timezone(&tz).date_naive();
-        resolve_local(tz, date.and_time(self.start))
-    }
-
-    /// The instant calling must stop on the local date of `at`.
-    pub fn end_on(&self, tz: Tz, at: DateTime<Utc>) -> DateTime<Utc> {
-        let date = at.with_timezone(&tz).date_naive();
-        resolve_local(tz, date.and_time(self.end))
-    }
+/// The instant calling may start on the local date of `at`.
+pub fn calling_starts_on(hours: CallingHours, tz: Tz, at: DateTime<Utc>) -> DateTime<Utc> {
+    let date = at.with_timezone(&tz).date_naive();
+    let start = date.and_time(NaiveTime::MIN) + TimeDelta::minutes(i64::from(hours.from_minute));
+    resolve_local(tz, start)
 }
 
 #[cfg(test)]

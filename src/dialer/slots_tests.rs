@@ -9,25 +9,14 @@ fn date(s: &str) -> NaiveDate {
     s.parse().unwrap()
 }
 
-fn hours(s: &str) -> SlotHours {
-    s.parse().unwrap()
+fn hours(s: &str) -> CallSlots {
+    CallSlots::parse(s).unwrap()
 }
 
 #[test]
-fn slot_hours_parse_and_print_the_staff_list() {
-    assert_eq!(hours("9, 11,14,16"), SlotHours::CENTRE_DEFAULT);
-    assert_eq!(SlotHours::CENTRE_DEFAULT.to_string(), "9,11,14,16");
-    assert_eq!(hours(""), SlotHours::NONE);
-    assert_eq!(
-        "9,24".parse::<SlotHours>(),
-        Err(DialerError::InvalidHour(24))
-    );
-    assert!(matches!(
-        "9;11".parse::<SlotHours>(),
-        Err(DialerError::InvalidSlotList(_))
-    ));
+fn slot_hours_are_checked() {
     assert_eq!(CallSlot::new(23).unwrap().hour(), 23);
-    assert!(CallSlot::new(24).is_err());
+    assert_eq!(CallSlot::new(24), Err(DialerError::InvalidHour(24)));
 }
 
 #[test]
@@ -156,7 +145,7 @@ fn change_made_at_the_slot_instant_leaves_that_slot_alone() {
     let mut s = SlotSchedule::tokyo_default();
     let eleven = utc("2026-11-22T02:00:00Z");
     s.change(eleven, hours("9"));
-    assert!(s.hours_at(eleven).contains(CallSlot::new(11).unwrap()));
+    assert!(s.hours_at(eleven).contains(11));
     let got = s
         .next_slots(utc("2026-11-22T01:00:00Z"), utc("2026-11-23T08:00:00Z"))
         .unwrap();
@@ -178,19 +167,17 @@ fn adding_an_hour_later_in_the_day_fires_it_today() {
 }
 
 #[test]
-fn allowed_hours_are_local_and_half_open() {
-    let a = AllowedHours::default();
+fn calling_hours_are_local_and_half_open() {
+    let a = CallingHours::default();
     let tz = chrono_tz::Asia::Tokyo;
-    assert!(!a.contains(tz, utc("2026-11-21T22:59:59Z"))); // 07:59:59 JST
-    assert!(a.contains(tz, utc("2026-11-21T23:00:00Z"))); // 08:00 JST
-    assert!(a.contains(tz, utc("2026-11-22T10:59:59Z"))); // 19:59:59 JST
-    assert!(!a.contains(tz, utc("2026-11-22T11:00:00Z"))); // 20:00 JST
+    assert!(!within_calling_hours(a, tz, utc("2026-11-21T22:59:59Z"))); // 07:59:59 JST
+    assert!(within_calling_hours(a, tz, utc("2026-11-21T23:00:00Z"))); // 08:00 JST
+    assert!(within_calling_hours(a, tz, utc("2026-11-22T10:59:59Z"))); // 19:59:59 JST
+    assert!(!within_calling_hours(a, tz, utc("2026-11-22T11:00:00Z"))); // 20:00 JST
     assert_eq!(
-        a.end_on(tz, utc("2026-11-22T00:00:00Z")),
-        utc("2026-11-22T11:00:00Z")
+        calling_starts_on(a, tz, utc("2026-11-22T05:00:00Z")),
+        utc("2026-11-21T23:00:00Z")
     );
-    let t = |h| NaiveTime::from_hms_opt(h, 0, 0).unwrap();
-    assert!(AllowedHours::new(t(20), t(8)).is_err());
 }
 
 #[test]

@@ -6,10 +6,11 @@ use chrono::{DateTime, NaiveTime, Utc};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
 
-use super::plan::{ContactMethod, PatientSnapshot, PlanConfig, ReportChannel};
+use super::plan::{Channel, ContactMethod, PatientSnapshot, PlanConfig};
 use super::queue::ClaimedJob;
-use super::retry::{AttemptOutcome, GiveUpReason, RetryDecision};
+use super::retry::{GiveUpReason, RetryDecision, after_attempt};
 use super::slots::{SlotInstant, resolve_local};
+use crate::store::AttemptOutcome;
 
 /// Which earlier report makes a slot's call unnecessary.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -49,7 +50,7 @@ pub enum StopReason {
     ObservationEnded,
     AlreadyReported {
         at: DateTime<Utc>,
-        channel: ReportChannel,
+        channel: Channel,
     },
 }
 
@@ -142,11 +143,10 @@ pub fn claim_decision(
     if let Some(reason) = stop_reason(patient, &slot, now, cfg.tz, &cfg.stop) {
         return ClaimDecision::Stop(reason);
     }
-    let policy = &cfg.retry;
     if let Some(n) = job.interrupted {
         // The previous holder began attempt n and vanished: treat it as failed, so
         // the patient gets the failed-call offset, not an immediate second ring.
-        match policy.after_attempt(cfg.tz, job.slot_at, n, AttemptOutcome::Interrupted, now) {
+        match after_attempt(cfg, job.slot_at, n, AttemptOutcome::Failed, now) {
             RetryDecision::RetryAt { at, .. } if at > now => {
                 return ClaimDecision::Wait { until: at };
             }
@@ -154,13 +154,13 @@ pub fn claim_decision(
             _ => {}
         }
     }
-    if job.attempt > policy.max_attempts {
+    if job.attempt > cfg.retry.max_attempts {
         return ClaimDecision::GiveUp(GiveUpReason::AttemptsExhausted);
     }
     let limit = if job.attempt <= 1 {
-        policy.first_attempt_limit
+        cfg.first_attempt_limit
     } else {
-        policy.window
+        cfg.window()
     };
     if now >= job.slot_at + limit {
         return ClaimDecision::GiveUp(GiveUpReason::PastWindow);
@@ -168,8 +168,8 @@ pub fn claim_decision(
     if now < job.slot_at {
         return ClaimDecision::Wait { until: job.slot_at };
     }
-    if !policy.allowed.contains(cfg.tz, now) {
-        let opens = policy.allowed.start_on(cfg.tz, now);
+    if !cfg.calling_allowed(now) {
+        let opens = cfg.calling_opens_on(now);
         return if now < opens {
             ClaimDecision::Wait { until: opens }
         } else {

@@ -13,7 +13,7 @@ const NINE: &str = "2026-11-22T00:00:00Z"; // 09:00 JST
 fn patient() -> PatientSnapshot {
     PatientSnapshot {
         id: PatientId(1),
-        slots: "9".parse().unwrap(),
+        slots: crate::store::CallSlots::parse("9").unwrap(),
         observation_start: "2026-11-15".parse().unwrap(),
         observation_end: "2026-11-22".parse().unwrap(),
         stopped: false,
@@ -109,19 +109,19 @@ fn report_on_another_channel_at_or_after_the_slot_stops_the_call() {
     let mut p = patient();
     p.last_report = Some(LastReport {
         at: utc(NINE),
-        channel: ReportChannel::HealthCall,
+        channel: Channel::HealthCall,
     });
     assert_eq!(
         decide(&p, &job(2), "2026-11-22T00:20:00Z"),
         ClaimDecision::Stop(StopReason::AlreadyReported {
             at: utc(NINE),
-            channel: ReportChannel::HealthCall
+            channel: Channel::HealthCall
         })
     );
     // A report earlier that morning (07:30 JST) does not cancel the 09:00 call by default…
     p.last_report = Some(LastReport {
         at: utc("2026-11-21T22:30:00Z"),
-        channel: ReportChannel::Web,
+        channel: Channel::AutoCall,
     });
     assert_eq!(
         decide(&p, &job(1), JUST_AFTER),
@@ -146,7 +146,7 @@ fn report_on_another_channel_at_or_after_the_slot_stops_the_call() {
     };
     p.last_report = Some(LastReport {
         at: utc(NINE),
-        channel: ReportChannel::HealthCall,
+        channel: Channel::HealthCall,
     });
     assert_eq!(
         claim_decision(&job(1), Some(&p), utc(JUST_AFTER), &off),

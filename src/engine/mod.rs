@@ -15,11 +15,11 @@ use std::time::Duration;
 use tokio::sync::mpsc;
 
 use crate::config::Config;
-use crate::ivr::{Dialplans, Interpreter, IvrError, Language, Thresholds};
+use crate::ivr::{Dialplans, Interpreter, IvrError};
 use crate::media::{EngineConfig, MediaEngine, MediaError, PromptError, PromptLibrary};
 use crate::privacy::mask_phone;
 use crate::sip::{DialRequest, DialResult, RejectReason, SipEndpoint, SipError, SipEvent};
-use crate::store::{AttemptId, Channel, Patient, Store};
+use crate::store::{AlertThresholds, AttemptId, Channel, Language, Patient, Store};
 use answers::{CallReports, KnownPerson};
 use call_runner::{CallRunner, CallSummary};
 use identity::LockoutPolicy;
@@ -50,6 +50,8 @@ pub struct EngineShared {
     pub prompts: PromptLibrary,
     pub lockout: LockoutPolicy,
     pub calls: CallRegistry,
+    /// The voiced languages (`ivr.languages`), menu order.
+    pub languages: Vec<Language>,
 }
 
 /// The running engine. Dropping it does not stop calls in progress; call `shutdown`.
@@ -93,6 +95,7 @@ impl Engine {
             prompts,
             lockout: LockoutPolicy::default(),
             calls: CallRegistry::default(),
+            languages: cfg.ivr.languages.clone(),
         });
         tokio::spawn(route_sip_events(shared.clone(), events));
         Ok(Engine { shared })
@@ -114,7 +117,7 @@ impl Engine {
         patient: &Patient,
         caller_line: &str,
         attempt: Option<AttemptId>,
-        thresholds: Thresholds,
+        thresholds: AlertThresholds,
         ring_timeout: Option<Duration>,
     ) -> Result<PlacedCall, EngineError> {
         let shared = &self.shared;
@@ -145,7 +148,13 @@ impl Engine {
                 return Err(e.into());
             }
         };
-        let lang = Language::from_code(patient.language.as_str()).unwrap_or(Language::Ja);
+        // A language the deployment does not voice falls back to the first one it does
+        // (Japanese by default) rather than leaving the patient in silence.
+        let lang = if shared.languages.contains(&patient.language) {
+            patient.language
+        } else {
+            shared.languages.first().copied().unwrap_or(Language::Ja)
+        };
         let interpreter = Interpreter::outbound(shared.plans.clone(), lang, thresholds);
         let mut reports = CallReports::new(
             shared.store.clone(),
@@ -220,7 +229,8 @@ async fn route_sip_events(shared: Arc<EngineShared>, mut events: mpsc::Receiver<
                 shared.calls.unregister(call);
                 continue;
             }
-            let interpreter = Interpreter::inbound(shared.plans.clone(), Thresholds::default());
+            let interpreter =
+                Interpreter::inbound(shared.plans.clone(), AlertThresholds::default());
             let reports = CallReports::new(
                 shared.store.clone(),
                 Channel::HealthCall,

@@ -43,8 +43,6 @@ pub use events::{
 };
 pub use interpreter::{Direction, Interpreter};
 
-/// The engine's older name for [`AlertThresholds`] (same type).
-pub type Thresholds = AlertThresholds;
 pub use node::{
     CollectNode, Field, FieldCheck, HangupNode, LanguageMenuNode, MenuNode, Node, PlayNode,
     QuestionnaireNode, VerifyNode,

@@ -44,6 +44,9 @@ pub struct AttemptUpdate {
     pub started_at: Option<DateTime<Utc>>,
     pub answered_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
+    /// How the job or attempt ended beyond its outcome (`interrupted`, `attempts_exhausted`,
+    /// `staff_stopped`...), set by the dialer's job queue.
+    pub detail: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
@@ -65,6 +68,9 @@ pub struct CallAttempt {
     pub started_at: Option<DateTime<Utc>>,
     pub answered_at: Option<DateTime<Utc>>,
     pub ended_at: Option<DateTime<Utc>>,
+    /// How the job or attempt ended beyond its outcome (`interrupted`, `attempts_exhausted`,
+    /// `staff_stopped`...), set by the dialer's job queue.
+    pub detail: Option<String>,
 }
 
 /// The shared SELECT with its joins, followed by the given clause.
@@ -73,7 +79,7 @@ macro_rules! select {
         concat!(
             "SELECT a.id, a.patient_id, p.hersys_id, a.slot_date, a.slot_hour, a.attempt_no, \
              a.due_at_ms, a.state, a.outcome, a.caller_line, a.sip_call_id, a.lease_owner, a.lease_until_ms, \
-             a.created_at_ms, a.started_at_ms, a.answered_at_ms, a.ended_at_ms \
+             a.created_at_ms, a.started_at_ms, a.answered_at_ms, a.ended_at_ms, a.detail \
              FROM call_attempts a JOIN patients p ON p.id = a.patient_id",
             " ",
             $rest
@@ -109,6 +115,7 @@ pub(super) fn from_row(r: &AnyRow) -> Result<CallAttempt, StoreError> {
         started_at: opt_from_ms(r.try_get("started_at_ms")?)?,
         answered_at: opt_from_ms(r.try_get("answered_at_ms")?)?,
         ended_at: opt_from_ms(r.try_get("ended_at_ms")?)?,
+        detail: r.try_get("detail")?,
     })
 }
 

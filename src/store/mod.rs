@@ -40,9 +40,12 @@
 //!   [`Store::count_auth_failures`], [`Store::start_report`] (first answer) →
 //!   [`Store::record_answer`] → [`Store::complete_report`], [`Store::mark_wrong_number`],
 //!   [`AlertThresholds::assess`].
-//! - Dialer: [`Store::patients_due`], [`Store::plan_attempt`], [`Store::claim_due_attempts`],
-//!   [`Store::renew_lease`], [`Store::update_attempt`], [`Store::stale_in_flight_attempts`],
-//!   [`Store::has_report_since`], [`Patient::status_on`].
+//! - Dialer: [`Store::patients_due`], [`Store::last_report`], and the
+//!   [`crate::dialer::JobQueue`] contract implemented on `call_attempts` (see `jobs.rs`):
+//!   `enqueue`, `claim`, `renew`, `release`, `begin_attempt`, `finish_attempt`, `end`;
+//!   [`Store::attempt_id_of`] links a call's reports to its attempt. (`plan_attempt`,
+//!   `claim_due_attempts`, `renew_lease`, `stale_in_flight_attempts` are the older per-row
+//!   API, kept for their tests; the dialer does not use them.)
 //! - Staff pages (`admin`): [`Store::list_centre_patients`], [`Store::latest_reports`],
 //!   [`Store::attempts_on`], [`Store::export_patients_csv`], [`Store::set_observation_period`],
 //!   [`Store::set_language`], staff accounts and sessions ([`Store::insert_staff`],
@@ -55,6 +58,7 @@ mod catalog;
 mod centres;
 mod followup;
 mod import;
+mod jobs;
 mod model;
 mod patient_changes;
 mod patient_edits;

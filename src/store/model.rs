@@ -59,11 +59,6 @@ text_enum!(
 });
 
 impl Language {
-    /// [`Language::parse`] for callers that fall back to a default.
-    pub fn from_code(code: &str) -> Option<Language> {
-        Language::parse(code).ok()
-    }
-
     /// The health-call language menu: key `1`..`8` in the order of [`Language::ALL`].
     pub fn from_menu_key(key: char) -> Option<Language> {
         let n = key.to_digit(10)? as usize;

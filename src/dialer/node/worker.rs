@@ -1,0 +1,216 @@
+//! The node's call dispatcher: claim jobs under a lease (as many as there are free call
+//! slots), and per job re-check the rules, dial, record. The lease is renewed while the
+//! call is up; every store call names the lease, so a worker
+//! that lost its lease (paused too long) changes nothing and never dials.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, TimeDelta, Utc};
+use tokio::sync::watch;
+use tokio::task::JoinSet;
+
+use super::{Ctx, DialerStats, attempt_outcome};
+use crate::dialer::{
+    AttemptResult, ClaimDecision, ClaimedJob, JobEnd, JobQueue, PaceDenied, PatientSnapshot,
+    PlanConfig, TrunkId, WorkerId, claim_decision,
+};
+
+use crate::store::{AlertThresholds, Patient, StoreError};
+
+/// Jobs claimed in one statement at most.
+const CLAIM_BATCH: usize = 50;
+
+/// Claims at most as many jobs as there are free call slots (`[dialer] workers`) and runs
+/// each in its own task. Aborting this task (a kill) drops the set and every call task.
+pub(super) async fn run(ctx: Arc<Ctx>, capacity: usize, mut stop: watch::Receiver<bool>) {
+    let me = WorkerId(format!("{}/dialer", ctx.node));
+    let mut calls: JoinSet<()> = JoinSet::new();
+    loop {
+        if *stop.borrow() {
+            break;
+        }
+        while calls.try_join_next().is_some() {}
+        let free = capacity.saturating_sub(calls.len()).min(CLAIM_BATCH);
+        let mut full_batch = false;
+        if free > 0 {
+            let now = ctx.clock.now();
+            match ctx.store.claim(&me, now, ctx.settings.lease(), free).await {
+                Ok(jobs) => {
+                    full_batch = jobs.len() == free;
+                    for job in jobs {
+                        let ctx = ctx.clone();
+                        calls.spawn(async move { work(&ctx, job).await });
+                    }
+                }
+                Err(e) => tracing::warn!(worker = %me, error = %e, "claim failed"),
+            }
+        }
+        if full_batch {
+            continue;
+        }
+        tokio::select! {
+            _ = tokio::time::sleep(ctx.poll()) => {}
+            _ = stop.changed() => {}
+            Some(_) = calls.join_next(), if !calls.is_empty() => {}
+        }
+    }
+    // Shutdown: no new claims; calls in progress finish and are recorded.
+    while calls.join_next().await.is_some() {}
+}
+
+/// Gives the job back until `until`; a lost lease is only logged (someone else has it).
+async fn release(ctx: &Ctx, job: &ClaimedJob, until: DateTime<Utc>) {
+    if let Err(e) = ctx.store.release(job, ctx.clock.now(), until).await {
+        tracing::debug!(job = %job.key, error = %e, "release refused");
+    }
+}
+
+async fn work(ctx: &Ctx, job: ClaimedJob) {
+    let now = ctx.clock.now();
+    let patient = match ctx.store.get_patient_by_id(job.key.patient).await {
+        Ok(p) => Some(p),
+        Err(StoreError::NotFound(_)) => None,
+        Err(e) => {
+            tracing::warn!(job = %job.key, error = %e, "cannot read the patient; job released");
+            return release(ctx, &job, now + TimeDelta::seconds(30)).await;
+        }
+    };
+    let (snapshot, cfg, thresholds) = match &patient {
+        Some(p) => match context_of(ctx, p).await {
+            Ok(c) => c,
+            Err(e) => {
+                tracing::warn!(job = %job.key, error = %e, "cannot read the centre; job released");
+                return release(ctx, &job, now + TimeDelta::seconds(30)).await;
+            }
+        },
+        None => (None, PlanConfig::default(), AlertThresholds::default()),
+    };
+    let end = match claim_decision(&job, snapshot.as_ref(), now, &cfg) {
+        ClaimDecision::Dial { .. } => match patient {
+            Some(p) => return dial(ctx, job, &p, &cfg, thresholds).await,
+            None => return,
+        },
+        ClaimDecision::Wait { until } => return release(ctx, &job, until).await,
+        ClaimDecision::Stop(r) => JobEnd::Stopped(r),
+        ClaimDecision::GiveUp(r) => JobEnd::GaveUp(r),
+    };
+    tracing::info!(job = %job.key, end = end.as_str(), "job ended without a call");
+    DialerStats::bump(&ctx.stats.jobs_ended_without_call, 1);
+    if let Err(e) = ctx.store.end(&job, end, now).await {
+        tracing::warn!(job = %job.key, error = %e, "could not end the job");
+    }
+}
+
+async fn context_of(
+    ctx: &Ctx,
+    p: &Patient,
+) -> Result<
+    (Option<PatientSnapshot>, PlanConfig, AlertThresholds),
+    Box<dyn std::error::Error + Send + Sync>,
+> {
+    let centre = ctx.store.get_centre_by_id(p.centre_id).await?;
+    let cfg = PlanConfig::for_centre(&centre.settings, &ctx.settings, &ctx.config)?;
+    let last = ctx.store.last_report(p.id).await?;
+    let snapshot = PatientSnapshot::from_patient(p, last);
+    Ok((Some(snapshot), cfg, centre.settings.alerts))
+}
+
+async fn dial(
+    ctx: &Ctx,
+    job: ClaimedJob,
+    patient: &Patient,
+    cfg: &PlanConfig,
+    th: AlertThresholds,
+) {
+    let now = ctx.clock.now();
+    let trunk = TrunkId(0);
+    let Some(line) = ctx
+        .lines
+        .lock()
+        .ok()
+        .and_then(|mut l| l.acquire(&mut rand::rng()))
+    else {
+        return release(ctx, &job, now + TimeDelta::seconds(2)).await;
+    };
+    let paced = match ctx.pacer.lock() {
+        Ok(mut p) => Some(p.try_start(trunk, now)),
+        Err(_) => None,
+    };
+    let give_back_line = || {
+        if let Ok(mut l) = ctx.lines.lock() {
+            l.release(line.clone());
+        }
+    };
+    match paced {
+        Some(Ok(())) => {}
+        Some(Err(PaceDenied::RateLimited { retry_at })) => {
+            give_back_line();
+            return release(ctx, &job, retry_at).await;
+        }
+        _ => {
+            give_back_line();
+            return release(ctx, &job, now + TimeDelta::seconds(2)).await;
+        }
+    }
+    let done = || {
+        if let Ok(mut p) = ctx.pacer.lock() {
+            p.finish(trunk);
+        }
+        give_back_line();
+    };
+    if let Err(e) = ctx.store.begin_attempt(&job, line.number(), now).await {
+        tracing::warn!(job = %job.key, error = %e, "attempt not begun; not dialling");
+        return done();
+    }
+    DialerStats::bump(&ctx.stats.attempts_started, 1);
+    let attempt_id = ctx.store.attempt_id_of(&job).await.ok();
+    // Aborted when dropped, so a killed call task stops renewing its lease too.
+    let renewer = AbortOnDrop(tokio::spawn(renew_while_up(
+        ctx.store.clone(),
+        ctx.clock,
+        job.clone(),
+        ctx.settings.lease(),
+    )));
+    let ring = std::time::Duration::from_secs(ctx.config.sip.ring_timeout_secs);
+    let placed = ctx
+        .engine
+        .place_call(patient, line.number(), attempt_id, th, Some(ring))
+        .await;
+    drop(renewer);
+    done();
+    let outcome = attempt_outcome(&placed);
+    let call_id = placed.as_ref().ok().map(|p| p.sip_call_id.clone());
+    if let Err(e) = &placed {
+        tracing::warn!(job = %job.key, error = %e, "call failed");
+    }
+    let result = AttemptResult::decide(&job, outcome, ctx.clock.now(), call_id, cfg);
+    tracing::info!(job = %job.key, attempt = job.attempt, outcome = %outcome, next = ?result.next, "attempt finished");
+    DialerStats::bump(&ctx.stats.attempts_finished, 1);
+    if let Err(e) = ctx.store.finish_attempt(&job, result).await {
+        tracing::warn!(job = %job.key, error = %e, "attempt result not recorded");
+    }
+}
+
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Renews the job's lease at a third of its length until aborted or lost.
+async fn renew_while_up(
+    store: crate::store::Store,
+    clock: super::Clock,
+    job: ClaimedJob,
+    lease: TimeDelta,
+) {
+    loop {
+        tokio::time::sleep(clock.real_duration(lease / 3)).await;
+        if let Err(e) = store.renew(&job, clock.now(), lease).await {
+            tracing::warn!(job = %job.key, error = %e, "lease lost during the call");
+            return;
+        }
+    }
+}
