@@ -137,12 +137,16 @@ pub struct CallerLine {
 #[serde(deny_unknown_fields, default)]
 pub struct HttpConfig {
     pub listen: SocketAddr,
+    /// Mark session cookies `Secure` (HTTPS only; browsers also accept them on
+    /// localhost). Turn off only for plain HTTP on a trusted network.
+    pub secure_cookies: bool,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            secure_cookies: true,
         }
     }
 }

@@ -51,6 +51,12 @@ impl Metrics {
         self.sip_errors.fetch_add(1, Ordering::Relaxed);
     }
 
+    /// The SIP layer's own error total (malformed input, 400s sent, send and REGISTER
+    /// failures), copied from its counters.
+    pub fn set_sip_errors(&self, total: u64) {
+        self.sip_errors.store(total, Ordering::Relaxed);
+    }
+
     /// How far the dialer's planner is behind its schedule (0 when on time).
     pub fn set_planner_lag(&self, lag: Duration) {
         let ms = u64::try_from(lag.as_millis()).unwrap_or(u64::MAX);

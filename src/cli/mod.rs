@@ -5,6 +5,7 @@ mod demo;
 mod dialer;
 mod patients;
 mod reports;
+mod staff;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -70,6 +71,9 @@ pub enum Command {
     CallNow(dialer::CallNowArgs),
     /// Health reports, newest last.
     Reports(reports::ReportsArgs),
+    /// Staff accounts for the staff pages.
+    #[command(subcommand)]
+    Staff(staff::StaffCommand),
     /// Configuration.
     #[command(subcommand)]
     Config(ConfigCommand),
@@ -133,6 +137,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
         Command::Slots(cmd) => dialer::slots(cmd, &open_store(&cfg).await?).await,
         Command::CallNow(args) => dialer::call_now(args, &cfg, open_store(&cfg).await?).await,
         Command::Reports(args) => reports::run(args, &open_store(&cfg).await?).await,
+        Command::Staff(cmd) => staff::run(cmd, &open_store(&cfg).await?).await,
         Command::Config(ConfigCommand::Show) => {
             write!(out, "{}", cfg.to_display_toml())?;
             Ok(ExitCode::SUCCESS)
@@ -142,6 +147,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
 
 async fn serve(cfg: &Config) -> anyhow::Result<ExitCode> {
     let store = open_store(cfg).await?;
+    let store_for_admin = store.clone();
     let engine = kenkocall::engine::Engine::start(cfg, store.clone())
         .await
         .context("cannot start the engine")?;
@@ -156,10 +162,22 @@ async fn serve(cfg: &Config) -> anyhow::Result<ExitCode> {
     } else {
         None
     };
-    tracing::info!(sip = %engine.sip_addr(), "kenkocall serving; Ctrl-C stops");
+    let mut admin_state =
+        kenkocall::admin::AdminState::new(store_for_admin, engine.metrics().clone());
+    admin_state.secure_cookies = cfg.http.secure_cookies;
+    let http = tokio::net::TcpListener::bind(cfg.http.listen)
+        .await
+        .with_context(|| format!("cannot listen for the staff pages on {}", cfg.http.listen))?;
+    let pages = tokio::spawn(async move {
+        if let Err(e) = axum::serve(http, kenkocall::admin::router(admin_state)).await {
+            tracing::error!(error = %e, "staff pages stopped");
+        }
+    });
+    tracing::info!(sip = %engine.sip_addr(), http = %cfg.http.listen, "kenkocall serving; Ctrl-C stops");
     eprintln!(
-        "kenkocall: SIP on {} (UDP and TCP); Ctrl-C stops",
-        engine.sip_addr()
+        "kenkocall: SIP on {} (UDP and TCP), staff pages on http://{}; Ctrl-C stops",
+        engine.sip_addr(),
+        cfg.http.listen
     );
     tokio::signal::ctrl_c()
         .await
@@ -167,6 +185,7 @@ async fn serve(cfg: &Config) -> anyhow::Result<ExitCode> {
     if let Some(d) = dialer {
         d.shutdown().await;
     }
+    pages.abort();
     engine.shutdown().await;
     Ok(ExitCode::SUCCESS)
 }

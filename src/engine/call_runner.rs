@@ -53,6 +53,7 @@ impl CallRunner {
             call_over: false,
             remote_hangup: false,
         };
+        self.shared.metrics.call_started();
         let outcome = loop {
             if let Some(outcome) = self.carry_out_actions(&mut st).await {
                 break outcome;
@@ -64,6 +65,7 @@ impl CallRunner {
             let _ = self.shared.sip.hangup(self.call).await;
         }
         self.shared.calls.unregister(self.call);
+        self.shared.metrics.call_ended();
         CallSummary {
             outcome,
             remote_hangup: st.remote_hangup,
@@ -142,7 +144,10 @@ impl CallRunner {
                 .map(|(id, at)| (*id, *at));
             tokio::select! {
                 media = self.media_events.recv() => match media {
-                    Some(MediaEvent::Digit(d)) => return Event::Digit(d.key),
+                    Some(MediaEvent::Digit(d)) => {
+                        self.shared.metrics.digit(d.source);
+                        return Event::Digit(d.key);
+                    }
                     Some(MediaEvent::PlaybackFinished) => {
                         if let Some(id) = st.playing.take() {
                             return Event::PromptFinished(id);

@@ -14,6 +14,7 @@ use std::time::Duration;
 
 use tokio::sync::mpsc;
 
+use crate::admin::Metrics;
 use crate::config::Config;
 use crate::ivr::{Dialplans, Interpreter, IvrError};
 use crate::media::{EngineConfig, MediaEngine, MediaError, PromptError, PromptLibrary};
@@ -52,6 +53,8 @@ pub struct EngineShared {
     pub calls: CallRegistry,
     /// The voiced languages (`ivr.languages`), menu order.
     pub languages: Vec<Language>,
+    /// Counters the staff pages export at `/metrics`.
+    pub metrics: Arc<Metrics>,
 }
 
 /// The running engine. Dropping it does not stop calls in progress; call `shutdown`.
@@ -96,9 +99,16 @@ impl Engine {
             lockout: LockoutPolicy::default(),
             calls: CallRegistry::default(),
             languages: cfg.ivr.languages.clone(),
+            metrics: Arc::new(Metrics::default()),
         });
         tokio::spawn(route_sip_events(shared.clone(), events));
+        tokio::spawn(copy_sip_errors(Arc::downgrade(&shared)));
         Ok(Engine { shared })
+    }
+
+    /// The counters for `/metrics` (calls in progress, digits by source, SIP errors).
+    pub fn metrics(&self) -> &Arc<Metrics> {
+        &self.shared.metrics
     }
 
     pub fn shared(&self) -> &Arc<EngineShared> {
@@ -201,6 +211,22 @@ fn media_ip(sip_ip: IpAddr) -> IpAddr {
         IpAddr::from([127, 0, 0, 1])
     } else {
         sip_ip
+    }
+}
+
+/// Copies the SIP layer's error counters into the exported metrics every few seconds,
+/// until the engine is gone.
+async fn copy_sip_errors(shared: std::sync::Weak<EngineShared>) {
+    let mut tick = tokio::time::interval(Duration::from_secs(5));
+    loop {
+        tick.tick().await;
+        let Some(shared) = shared.upgrade() else {
+            return;
+        };
+        let c = shared.sip.counters();
+        shared.metrics.set_sip_errors(
+            c.malformed_dropped + c.bad_request_sent + c.send_failures + c.register_failures,
+        );
     }
 }
 
