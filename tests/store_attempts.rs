@@ -2,8 +2,6 @@
 
 mod common;
 
-use std::time::Duration;
-
 use common::{at, date, on_every_backend, patient};
 use kenkocall::store::{
     AttemptOutcome, AttemptState, AttemptUpdate, NewAttempt, PatientId, Store, StoreError,
@@ -25,8 +23,6 @@ fn attempt(p: PatientId, no: u32, due_minute: i64) -> NewAttempt {
         due_at: at(due_minute),
     }
 }
-
-const LEASE: Duration = Duration::from_secs(120);
 
 #[tokio::test]
 async fn planning_twice_creates_one_attempt() {
@@ -136,147 +132,6 @@ async fn attempts_list_per_patient_in_slot_order() {
         assert_eq!(mine, [1, 2]);
         assert_eq!(s.list_attempts(Some("2222222")).await.unwrap().len(), 1);
         assert!(s.list_attempts(Some("3333333")).await.unwrap().is_empty());
-    })
-    .await;
-}
-
-#[tokio::test]
-async fn claims_take_due_attempts_once_until_the_lease_expires() {
-    on_every_backend(|s| async move {
-        let p = enrol(&s, "1234567").await;
-        let q = enrol(&s, "7654321").await;
-        let first = s.plan_attempt(&attempt(p, 1, 0)).await.unwrap().unwrap();
-        let later = s.plan_attempt(&attempt(q, 1, 30)).await.unwrap().unwrap();
-
-        let got = s
-            .claim_due_attempts("node-a", at(1), LEASE, 10)
-            .await
-            .unwrap();
-        assert_eq!(
-            got.iter().map(|a| a.id).collect::<Vec<_>>(),
-            [first],
-            "not-yet-due is left"
-        );
-        assert_eq!(got[0].lease_owner.as_deref(), Some("node-a"));
-        assert_eq!(got[0].lease_until, Some(at(3)));
-        assert!(
-            s.claim_due_attempts("node-b", at(2), LEASE, 10)
-                .await
-                .unwrap()
-                .is_empty()
-        );
-        assert!(s.renew_lease(first, "node-a", at(10)).await.unwrap());
-        assert!(!s.renew_lease(first, "node-b", at(10)).await.unwrap());
-        assert!(
-            s.claim_due_attempts("node-b", at(5), LEASE, 10)
-                .await
-                .unwrap()
-                .is_empty()
-        );
-
-        // node-a died: its lease runs out and node-b takes the attempt back.
-        let retaken = s
-            .claim_due_attempts("node-b", at(10), LEASE, 10)
-            .await
-            .unwrap();
-        assert_eq!(retaken.iter().map(|a| a.id).collect::<Vec<_>>(), [first]);
-        assert_eq!(retaken[0].lease_owner.as_deref(), Some("node-b"));
-
-        let done = AttemptUpdate {
-            state: Some(AttemptState::Finished),
-            outcome: Some(AttemptOutcome::NoAnswer),
-            ended_at: Some(at(11)),
-            ..Default::default()
-        };
-        let finished = s.update_attempt(first, &done).await.unwrap();
-        assert_eq!((finished.lease_owner, finished.lease_until), (None, None));
-        assert!(!s.renew_lease(first, "node-b", at(20)).await.unwrap());
-        let next = s
-            .claim_due_attempts("node-b", at(40), LEASE, 10)
-            .await
-            .unwrap();
-        assert_eq!(
-            next.iter().map(|a| a.id).collect::<Vec<_>>(),
-            [later],
-            "finished is never reclaimed"
-        );
-    })
-    .await;
-}
-
-#[tokio::test]
-async fn claim_limit_takes_the_earliest_due_first() {
-    on_every_backend(|s| async move {
-        let p = enrol(&s, "1234567").await;
-        for (no, due) in [(1, 20), (2, 5), (3, 10)] {
-            s.plan_attempt(&attempt(p, no, due)).await.unwrap();
-        }
-        let got = s.claim_due_attempts("w", at(30), LEASE, 2).await.unwrap();
-        assert_eq!(got.iter().map(|a| a.attempt_no).collect::<Vec<_>>(), [2, 3]);
-    })
-    .await;
-}
-
-#[tokio::test]
-async fn concurrent_claimers_never_get_the_same_attempt() {
-    on_every_backend(|s| async move {
-        let mut planned = Vec::new();
-        for i in 0..40u32 {
-            let p = enrol(&s, &format!("{:07}", 1_000_000 + i)).await;
-            planned.push(s.plan_attempt(&attempt(p, 1, 0)).await.unwrap().unwrap());
-        }
-        let mut workers = Vec::new();
-        for w in 0..4 {
-            let s = s.clone();
-            workers.push(tokio::spawn(async move {
-                let mut mine = Vec::new();
-                loop {
-                    let got = s
-                        .claim_due_attempts(&format!("w{w}"), at(1), LEASE, 3)
-                        .await
-                        .unwrap();
-                    if got.is_empty() {
-                        return mine;
-                    }
-                    mine.extend(got.into_iter().map(|a| a.id));
-                    tokio::task::yield_now().await;
-                }
-            }));
-        }
-        let mut all = Vec::new();
-        for w in workers {
-            all.extend(w.await.unwrap());
-        }
-        all.sort();
-        planned.sort();
-        assert_eq!(all, planned, "every attempt claimed exactly once");
-    })
-    .await;
-}
-
-#[tokio::test]
-async fn in_flight_attempts_of_a_dead_worker_are_found_not_redialled() {
-    on_every_backend(|s| async move {
-        let p = enrol(&s, "1234567").await;
-        let id = s.plan_attempt(&attempt(p, 1, 0)).await.unwrap().unwrap();
-        s.claim_due_attempts("node-a", at(0), LEASE, 1)
-            .await
-            .unwrap();
-        let dialing = AttemptUpdate {
-            state: Some(AttemptState::Dialing),
-            started_at: Some(at(1)),
-            ..Default::default()
-        };
-        s.update_attempt(id, &dialing).await.unwrap();
-        assert!(s.stale_in_flight_attempts(at(1)).await.unwrap().is_empty());
-        assert!(
-            s.claim_due_attempts("node-b", at(10), LEASE, 1)
-                .await
-                .unwrap()
-                .is_empty()
-        );
-        let stale = s.stale_in_flight_attempts(at(10)).await.unwrap();
-        assert_eq!(stale.iter().map(|a| a.id).collect::<Vec<_>>(), [id]);
     })
     .await;
 }

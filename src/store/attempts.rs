@@ -2,20 +2,16 @@
 //! claimed by dialer workers under a lease, then updated as the call progresses.
 //!
 //! Planning is idempotent (unique patient + slot date + hour + attempt number), so running the
-//! planner twice or on two nodes creates nothing twice. Claiming uses `FOR UPDATE SKIP LOCKED`
-//! on PostgreSQL (several nodes never claim the same attempt); on SQLite the write transaction
-//! itself (`BEGIN IMMEDIATE`) serialises claimers. An expired lease makes a pending attempt
-//! claimable again.
-
-use std::time::Duration;
+//! planner twice or on two nodes creates nothing twice. Claiming under a lease is the dialer's
+//! job queue, in `jobs.rs`.
 
 use chrono::{DateTime, NaiveDate, Utc};
+use sqlx::Row;
 use sqlx::any::AnyRow;
-use sqlx::{AssertSqlSafe, Row};
 
 use super::patients::PatientId;
 use super::{
-    AttemptOutcome, AttemptState, Backend, Store, StoreError, date_text, from_ms, opt_from_ms,
+    AttemptOutcome, AttemptState, Store, StoreError, date_text, from_ms, opt_from_ms,
     parse_date_text, to_ms,
 };
 
@@ -119,10 +115,6 @@ pub(super) fn from_row(r: &AnyRow) -> Result<CallAttempt, StoreError> {
     })
 }
 
-fn millis(d: Duration) -> i64 {
-    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
-}
-
 impl Store {
     /// Plans an attempt; `None` when this patient/slot/attempt number already exists.
     pub async fn plan_attempt(&self, a: &NewAttempt) -> Result<Option<AttemptId>, StoreError> {
@@ -202,95 +194,6 @@ impl Store {
         );
         let rows = sqlx::query(sql)
             .bind(hersys_id)
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter().map(from_row).collect()
-    }
-
-    /// Claims up to `limit` pending attempts due at `now` for worker `owner`, leased until
-    /// `now + lease`, earliest due first. Attempts leased to another live worker are skipped.
-    pub async fn claim_due_attempts(
-        &self,
-        owner: &str,
-        now: DateTime<Utc>,
-        lease: Duration,
-        limit: u32,
-    ) -> Result<Vec<CallAttempt>, StoreError> {
-        // Same statement on both; PostgreSQL additionally skips rows other nodes have locked.
-        macro_rules! claim {
-            ($lock:literal) => {
-                concat!(
-                    "UPDATE call_attempts SET lease_owner = $1, lease_until_ms = $2 WHERE id IN (",
-                    "SELECT id FROM call_attempts WHERE state = 'pending' AND due_at_ms <= $3 ",
-                    "AND (lease_until_ms IS NULL OR lease_until_ms <= $3) ",
-                    "ORDER BY due_at_ms, id LIMIT $4 ",
-                    $lock,
-                    ") RETURNING id"
-                )
-            };
-        }
-        let sql = match self.backend {
-            Backend::Postgres => claim!("FOR UPDATE SKIP LOCKED"),
-            Backend::Sqlite => claim!(""),
-        };
-        let mut tx = self.begin_write().await?;
-        let ids: Vec<i64> = sqlx::query(sql)
-            .bind(owner)
-            .bind(to_ms(now).saturating_add(millis(lease)))
-            .bind(to_ms(now))
-            .bind(i64::from(limit))
-            .fetch_all(&mut *tx)
-            .await?
-            .iter()
-            .map(|r| r.try_get("id"))
-            .collect::<Result<_, _>>()?;
-        if ids.is_empty() {
-            tx.commit().await?;
-            return Ok(Vec::new());
-        }
-        // Integers only: safe to inline.
-        let list: Vec<String> = ids.iter().map(i64::to_string).collect();
-        let sql = format!(
-            "{} ({}) ORDER BY a.due_at_ms, a.id",
-            select!("WHERE a.id IN"),
-            list.join(",")
-        );
-        let rows = sqlx::query(AssertSqlSafe(sql)).fetch_all(&mut *tx).await?;
-        tx.commit().await?;
-        rows.iter().map(from_row).collect()
-    }
-
-    /// Extends `owner`'s lease on an attempt it is still working on. False if the lease was
-    /// lost (expired and claimed by another worker, or the attempt ended).
-    pub async fn renew_lease(
-        &self,
-        id: AttemptId,
-        owner: &str,
-        until: DateTime<Utc>,
-    ) -> Result<bool, StoreError> {
-        let done = sqlx::query(
-            "UPDATE call_attempts SET lease_until_ms = $1 WHERE id = $2 AND lease_owner = $3 \
-             AND state NOT IN ('finished', 'cancelled')",
-        )
-        .bind(to_ms(until))
-        .bind(id.0)
-        .bind(owner)
-        .execute(&self.pool)
-        .await?;
-        Ok(done.rows_affected() == 1)
-    }
-
-    /// Attempts a worker started (dialing or answered) whose lease ran out before `now`: the
-    /// worker died mid-call. The dialer decides their outcome; they are never re-dialled as-is.
-    pub async fn stale_in_flight_attempts(
-        &self,
-        now: DateTime<Utc>,
-    ) -> Result<Vec<CallAttempt>, StoreError> {
-        let sql = select!(
-            "WHERE a.state IN ('dialing', 'answered') AND a.lease_until_ms < $1 ORDER BY a.id"
-        );
-        let rows = sqlx::query(sql)
-            .bind(to_ms(now))
             .fetch_all(&self.pool)
             .await?;
         rows.iter().map(from_row).collect()

@@ -43,9 +43,8 @@
 //! - Dialer: [`Store::patients_due`], [`Store::last_report`], and the
 //!   [`crate::dialer::JobQueue`] contract implemented on `call_attempts` (see `jobs.rs`):
 //!   `enqueue`, `claim`, `renew`, `release`, `begin_attempt`, `finish_attempt`, `end`;
-//!   [`Store::attempt_id_of`] links a call's reports to its attempt. (`plan_attempt`,
-//!   `claim_due_attempts`, `renew_lease`, `stale_in_flight_attempts` are the older per-row
-//!   API, kept for their tests; the dialer does not use them.)
+//!   [`Store::attempt_id_of`] links a call's reports to its attempt. ([`Store::plan_attempt`]
+//!   and [`Store::update_attempt`] write one attempt row directly, for `call-now` and tests.)
 //! - Staff pages (`admin`): [`Store::list_centre_patients`], [`Store::latest_reports`],
 //!   [`Store::attempts_on`], [`Store::export_patients_csv`], [`Store::set_observation_period`],
 //!   [`Store::set_language`], staff accounts and sessions ([`Store::insert_staff`],
