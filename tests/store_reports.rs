@@ -377,3 +377,39 @@ async fn reports_json_lines_have_the_documented_shape() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_call_dropped_midway_does_not_count_as_reported_for_the_dialer() {
+    on_every_backend(|s| async move {
+        let p = enrol(&s, "7654321", "09012345679").await;
+        let partial = s
+            .start_report(
+                p,
+                Channel::HealthCall,
+                "v1",
+                &call("dropped@pc33"),
+                Answer::TemperatureDc(372),
+                at(10),
+            )
+            .await
+            .unwrap();
+        assert!(!s.get_report(partial).await.unwrap().complete);
+        assert_eq!(s.last_report(p).await.unwrap(), None);
+
+        let done = s
+            .start_report(
+                p,
+                Channel::AutoCall,
+                "v1",
+                &call("finished@pc33"),
+                Answer::TemperatureDc(365),
+                at(20),
+            )
+            .await
+            .unwrap();
+        s.complete_report(done, at(21)).await.unwrap();
+        let last = s.last_report(p).await.unwrap().unwrap();
+        assert_eq!((last.at, last.channel), (at(20), Channel::AutoCall));
+    })
+    .await;
+}

@@ -48,11 +48,12 @@ pub(crate) fn delta(d: std::time::Duration) -> TimeDelta {
 /// interrupted attempt (engine stopped mid-call) is stored as `Failed`.
 pub fn retry_offset(policy: &RetryPolicy, outcome: AttemptOutcome) -> Option<TimeDelta> {
     match outcome {
-        AttemptOutcome::Completed
-        | AttemptOutcome::Partial
-        | AttemptOutcome::WrongNumber
-        | AttemptOutcome::Stopped => None,
-        AttemptOutcome::NoAnswer | AttemptOutcome::NoInput => Some(delta(policy.no_answer_delay)),
+        AttemptOutcome::Completed | AttemptOutcome::WrongNumber | AttemptOutcome::Stopped => None,
+        // A hang-up midway is usually a slip (the seeds list it among common complaints):
+        // what was answered is kept, and the patient is called again like a no-answer.
+        AttemptOutcome::NoAnswer | AttemptOutcome::NoInput | AttemptOutcome::Partial => {
+            Some(delta(policy.no_answer_delay))
+        }
         AttemptOutcome::Busy => Some(delta(policy.busy_delay)),
         AttemptOutcome::Failed => Some(delta(policy.failed_delay)),
     }
@@ -132,10 +133,19 @@ mod tests {
     }
 
     #[test]
+    fn hang_up_midway_is_called_again_like_a_no_answer() {
+        assert_eq!(
+            retry(AttemptOutcome::Partial, 1, "2026-11-22T00:02:00Z"),
+            retry(AttemptOutcome::NoAnswer, 1, "2026-11-22T00:02:00Z")
+        );
+    }
+
+    #[test]
     fn reached_and_wrong_number_are_final() {
-        for o in [AttemptOutcome::Completed, AttemptOutcome::Partial] {
-            assert_eq!(retry(o, 1, "2026-11-22T00:02:00Z"), RetryDecision::Reached);
-        }
+        assert_eq!(
+            retry(AttemptOutcome::Completed, 1, "2026-11-22T00:02:00Z"),
+            RetryDecision::Reached
+        );
         assert_eq!(
             retry(AttemptOutcome::WrongNumber, 1, "2026-11-22T00:02:00Z"),
             RetryDecision::WrongNumber

@@ -218,8 +218,9 @@ impl Store {
     /// The patient's latest report, for the "already reported" stop rule.
     pub async fn last_report(&self, patient: PatientId) -> Result<Option<LastReport>, StoreError> {
         let row = sqlx::query(
+            // Only complete reports: a call dropped midway does not cancel the next one.
             "SELECT reported_at_ms, channel FROM health_reports WHERE patient_id = $1 \
-             ORDER BY reported_at_ms DESC LIMIT 1",
+             AND complete = 1 ORDER BY reported_at_ms DESC LIMIT 1",
         )
         .bind(patient.0)
         .fetch_optional(&self.pool)
