@@ -58,6 +58,9 @@ async fn plan_one(
     cfg: &PlanConfig,
     slot: &crate::dialer::SlotInstant,
 ) -> Result<(), Box<dyn std::error::Error + Send + Sync>> {
+    // How late this slot is being planned (a slow or restarted node shows here).
+    let lag = (ctx.clock.now() - slot.at).to_std().unwrap_or_default();
+    ctx.engine.metrics().set_planner_lag(lag);
     let due = ctx
         .store
         .patients_due(centre.id, slot.date, slot.slot.as_u8())
