@@ -413,3 +413,39 @@ async fn a_call_dropped_midway_does_not_count_as_reported_for_the_dialer() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn latest_complete_reports_of_many_patients_come_in_one_call() {
+    on_every_backend(|s| async move {
+        let a = enrol(&s, "1111111", "09011111111").await;
+        let b = enrol(&s, "2222222", "09022222222").await;
+        let silent = enrol(&s, "3333333", "09033333333").await;
+        for (p, id, minute, channel) in [
+            (a, "a1@x", 10, Channel::AutoCall),
+            (a, "a2@x", 30, Channel::HealthCall),
+            (b, "b1@x", 20, Channel::AutoCall),
+        ] {
+            let r = s
+                .start_report(
+                    p,
+                    channel,
+                    "v1",
+                    &call(id),
+                    Answer::Spo2(Some(97)),
+                    at(minute),
+                )
+                .await
+                .unwrap();
+            s.complete_report(r, at(minute + 1)).await.unwrap();
+        }
+        let last = s.last_reports(&[a, b, silent]).await.unwrap();
+        assert_eq!(last.len(), 2, "{last:?}");
+        assert_eq!(
+            (last[&a].at, last[&a].channel),
+            (at(30), Channel::HealthCall)
+        );
+        assert_eq!((last[&b].at, last[&b].channel), (at(20), Channel::AutoCall));
+        assert_eq!(s.last_report(a).await.unwrap(), Some(last[&a]));
+    })
+    .await;
+}

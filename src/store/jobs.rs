@@ -16,9 +16,11 @@
 //! Every statement names the lease token, so a worker whose lease was taken back changes
 //! nothing.
 
+use std::collections::HashMap;
+
 use chrono::{DateTime, TimeDelta, Utc};
 use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
+use sqlx::{AnyConnection, AssertSqlSafe, Row};
 
 use super::patients::PatientId;
 use super::{AttemptId, AttemptOutcome, Backend, Channel, Store, StoreError, date_text, to_ms};
@@ -27,6 +29,9 @@ use crate::dialer::{
     PlannedJob, QueueError, RetryDecision, WorkerId,
 };
 use crate::store::parse_date_text;
+
+/// Patients per "latest report" query (keeps the IN list well inside both backends' limits).
+const LAST_REPORTS_CHUNK: usize = 500;
 
 fn storage(e: impl std::fmt::Display) -> QueueError {
     QueueError::Storage(e.to_string())
@@ -215,22 +220,46 @@ impl Store {
         Ok(AttemptId(row.try_get("id").map_err(storage)?))
     }
 
-    /// The patient's latest report, for the "already reported" stop rule.
+    /// The patient's latest complete report, for the "already reported" stop rule.
     pub async fn last_report(&self, patient: PatientId) -> Result<Option<LastReport>, StoreError> {
-        let row = sqlx::query(
-            // Only complete reports: a call dropped midway does not cancel the next one.
-            "SELECT reported_at_ms, channel FROM health_reports WHERE patient_id = $1 \
-             AND complete = 1 ORDER BY reported_at_ms DESC LIMIT 1",
-        )
-        .bind(patient.0)
-        .fetch_optional(&self.pool)
-        .await?;
-        let Some(row) = row else { return Ok(None) };
-        let channel: String = row.try_get("channel")?;
-        Ok(Some(LastReport {
-            at: super::from_ms(row.try_get("reported_at_ms")?)?,
-            channel: Channel::parse(&channel).map_err(|e| StoreError::Corrupt(e.to_string()))?,
-        }))
+        Ok(self.last_reports(&[patient]).await?.remove(&patient))
+    }
+
+    /// The latest complete report of each patient (absent: none yet). A call dropped midway
+    /// leaves a partial report, which must not cancel the next call. One query per
+    /// [`LAST_REPORTS_CHUNK`] patients, not one per patient: a slot can plan 100,000.
+    pub async fn last_reports(
+        &self,
+        patients: &[PatientId],
+    ) -> Result<HashMap<PatientId, LastReport>, StoreError> {
+        let mut out = HashMap::with_capacity(patients.len());
+        for chunk in patients.chunks(LAST_REPORTS_CHUNK) {
+            // Integers only: safe to inline.
+            let ids: Vec<String> = chunk.iter().map(|p| p.0.to_string()).collect();
+            let sql = format!(
+                "SELECT r.patient_id, r.reported_at_ms, r.channel FROM health_reports r \
+                 JOIN (SELECT patient_id, MAX(reported_at_ms) AS latest FROM health_reports \
+                       WHERE complete = 1 AND patient_id IN ({}) GROUP BY patient_id) l \
+                 ON r.patient_id = l.patient_id AND r.reported_at_ms = l.latest \
+                 WHERE r.complete = 1",
+                ids.join(",")
+            );
+            for row in sqlx::query(AssertSqlSafe(sql))
+                .fetch_all(&self.pool)
+                .await?
+            {
+                let channel: String = row.try_get("channel")?;
+                out.insert(
+                    PatientId(row.try_get("patient_id")?),
+                    LastReport {
+                        at: super::from_ms(row.try_get("reported_at_ms")?)?,
+                        channel: Channel::parse(&channel)
+                            .map_err(|e| StoreError::Corrupt(e.to_string()))?,
+                    },
+                );
+            }
+        }
+        Ok(out)
     }
 
     /// Why an update naming `job` changed nothing.

@@ -68,11 +68,12 @@ async fn plan_one(
     if due.is_empty() {
         return Ok(());
     }
-    let mut snapshots = Vec::with_capacity(due.len());
-    for p in &due {
-        let last = ctx.store.last_report(p.id).await?;
-        snapshots.push(PatientSnapshot::from_patient(p, last));
-    }
+    let ids: Vec<_> = due.iter().map(|p| p.id).collect();
+    let mut last = ctx.store.last_reports(&ids).await?;
+    let snapshots: Vec<_> = due
+        .iter()
+        .map(|p| PatientSnapshot::from_patient(p, last.remove(&p.id)))
+        .collect();
     let plan = plan_slot(slot, &snapshots, cfg);
     let new = ctx.store.enqueue(&plan.jobs).await?;
     DialerStats::bump(&ctx.stats.jobs_planned, new as u64);
