@@ -179,11 +179,9 @@ pub(super) async fn stop(
     Json(s): Json<StopJson>,
 ) -> Result<Json<Patient>, AdminError> {
     let p = staff.patient(&state, id).await?;
-    let reason = s.reason.trim();
-    let reason = if reason.is_empty() { "staff" } else { reason };
     let p = state
         .store
-        .stop_patient(&p.hersys_id, reason, &staff.username, state.now())
+        .stop_patient(&p.hersys_id, &s.reason, &staff.username, state.now())
         .await?;
     Ok(Json(p))
 }

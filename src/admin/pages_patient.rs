@@ -272,11 +272,14 @@ pub(super) async fn stop(
     Form(f): Fields,
 ) -> Result<Redirect, PageError> {
     let p = form_patient(&state, &staff, id, &f).await?;
-    let reason = field(&f, "reason").trim();
-    let reason = if reason.is_empty() { "staff" } else { reason };
     state
         .store
-        .stop_patient(&p.hersys_id, reason, &staff.username, state.now())
+        .stop_patient(
+            &p.hersys_id,
+            field(&f, "reason"),
+            &staff.username,
+            state.now(),
+        )
         .await?;
     Ok(back(id))
 }

@@ -74,6 +74,11 @@ impl Store {
         actor: &str,
         at: DateTime<Utc>,
     ) -> Result<Patient, StoreError> {
+        // Staff may stop without saying why; the record still says who (the audit actor).
+        let reason = match reason.trim() {
+            "" => "staff",
+            r => r,
+        };
         let sql = "UPDATE patients SET stopped_at_ms = $1, stopped_reason = $2, updated_at_ms = $1 \
                    WHERE id = $3";
         self.change_patient(hersys_id, actor, at, "stop", reason, |id| {
