@@ -8,7 +8,7 @@ use tracing::{debug, info};
 
 use super::api::{CallRef, DialOutcome, DialRequest, DialResult, EndReason};
 use super::auth::Challenge;
-use super::core::{SipCore, TransportKind, branch, next_hop, token};
+use super::core::{SipCore, TransportKind, next_hop};
 use super::dialog::{Dialling, Dialog, DialogStart, Phase, Retransmit, Role};
 use super::fields::{is_dialable, name_addr_uri};
 use super::message::{ALLOW, Body, RequestParts, request};
@@ -44,16 +44,16 @@ impl SipCore {
                 result: fail("number is not dialable (digits, +, -, ., *, _ only)"),
             });
         }
-        let call_id = format!("{}@{}", token(), self.cfg.local.ip());
-        let local_tag = token();
+        let call_id = format!("{}@{}", self.token(), self.cfg.local.ip());
+        let local_tag = self.token();
         let transport = trunk.peer.transport;
         let invite_uri = format!("sip:{}@{}{}", req.to, trunk.host, trunk.params);
         let local_header = format!("<sip:{}@{}>;tag={local_tag}", req.caller_line, trunk.host);
         let remote_header = format!("<sip:{}@{}>", req.to, trunk.host);
         let contact = self.contact(&req.caller_line, transport);
-        let origin = SdpOrigin::new(rand::random::<u32>() as u64);
+        let origin = SdpOrigin::new(u64::from(self.random_u32()));
         let ring_timeout = req.ring_timeout.unwrap_or(self.cfg.ring_timeout);
-        let b = branch();
+        let b = self.branch();
         let via = self.via(transport, &b);
         let cseq = 1;
         let bytes = invite_bytes(
@@ -80,8 +80,8 @@ impl SipCore {
             remote_target: invite_uri.clone(),
             contact,
             local_cseq: cseq,
+            origin,
         });
-        d.origin = origin;
         d.local_rtp = Some(req.local_rtp);
         d.dialling = Some(Dialling {
             request: req,
@@ -91,6 +91,7 @@ impl SipCore {
             invite_cseq: cseq,
             invite: Retransmit::new(bytes.clone(), now, reliable, None),
             ring_deadline: now + ring_timeout,
+            cancelled_until: None,
             reported: false,
             auth_tried: false,
             cancel_pending: false,
@@ -207,6 +208,8 @@ impl SipCore {
 
     fn on_invite_success(&mut self, now: Instant, call: CallRef, resp: &Message) {
         let local = self.cfg.local;
+        // The ACK for 2xx is its own transaction, in the dialog (RFC 3261 §13.2.2.4).
+        let ack_branch = self.branch();
         let Some(d) = self.calls.get_mut(&call) else {
             return;
         };
@@ -233,10 +236,8 @@ impl SipCore {
             .collect();
         routes.reverse();
         d.route_set = routes;
-        // ACK for 2xx is its own transaction, in the dialog (RFC 3261 §13.2.2.4).
-        let b = branch();
         let via = format!(
-            "SIP/2.0/{} {local};branch={b};rport",
+            "SIP/2.0/{} {local};branch={ack_branch};rport",
             d.peer.transport.via_name()
         );
         let ack = request(
@@ -261,7 +262,11 @@ impl SipCore {
         let Some(d) = self.calls.get_mut(&call) else {
             return;
         };
-        d.phase = Phase::Confirmed;
+        // A 200 after the call ended (dropped after our CANCEL, or Timer B) is ACKed and
+        // BYEd; the call stays ended (`end_call` below is then a no-op).
+        if d.phase != Phase::Ended {
+            d.phase = Phase::Confirmed;
+        }
         match (already_reported, media) {
             (false, Ok(media)) => {
                 d.media = Some(media.clone());
@@ -279,7 +284,7 @@ impl SipCore {
                 self.send_bye(now, call);
                 self.end_call(now, call, EndReason::LocalHangup);
             }
-            // Answered after we gave up (ring timeout): hang up at once.
+            // Answered after we gave up (ring timeout, hang-up): hang up at once.
             (true, _) => {
                 self.send_bye(now, call);
                 self.end_call(now, call, EndReason::LocalHangup);
@@ -304,7 +309,8 @@ impl SipCore {
                 return false;
             }
         };
-        let b = branch();
+        let b = self.branch();
+        let cnonce = self.token();
         let Some(d) = self.calls.get_mut(&call) else {
             return false;
         };
@@ -316,7 +322,7 @@ impl SipCore {
             &trunk.password,
             "INVITE",
             &dl.invite_uri,
-            &token(),
+            &cnonce,
         ) else {
             return false;
         };
