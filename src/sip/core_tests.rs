@@ -374,3 +374,5 @@ fn malformed_request_gets_400_and_garbage_is_counted() {
 mod in_dialog;
 #[path = "uac_tests.rs"]
 mod outbound;
+#[path = "core_props.rs"]
+mod props;

@@ -246,6 +246,8 @@ impl CoreTask {
         loop {
             // Drained first, so what the core queued at start (REGISTER) goes out at once.
             self.drain().await;
+            // After `handle_timeout(now)` the core's next deadline is later than `now`, so
+            // this sleep always waits: a past deadline cannot make the loop spin.
             let deadline = self.core.poll_timeout();
             let sleep = async {
                 match deadline {

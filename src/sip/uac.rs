@@ -2,7 +2,7 @@
 //! the ACK, failures with theirs), digest challenges, and the outcome for the glue.
 //! Ending calls (CANCEL at the ring timeout, BYE) is in `teardown.rs`.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tracing::{debug, info};
 
@@ -15,6 +15,9 @@ use super::message::{ALLOW, Body, RequestParts, request};
 use super::sdp::{self, SdpOrigin};
 use super::wire::{Message, StartLine};
 use crate::privacy::mask_phone;
+
+/// Longest ring timeout honoured (a day); longer values are treated as this.
+const MAX_RING_TIMEOUT: Duration = Duration::from_secs(86_400);
 
 impl SipCore {
     pub(crate) fn dial(&mut self, now: Instant, call: CallRef, req: DialRequest) {
@@ -52,7 +55,11 @@ impl SipCore {
         let remote_header = format!("<sip:{}@{}>", req.to, trunk.host);
         let contact = self.contact(&req.caller_line, transport);
         let origin = SdpOrigin::new(u64::from(self.random_u32()));
-        let ring_timeout = req.ring_timeout.unwrap_or(self.cfg.ring_timeout);
+        // Capped so that no configured value can overflow the clock.
+        let ring_timeout = req
+            .ring_timeout
+            .unwrap_or(self.cfg.ring_timeout)
+            .min(MAX_RING_TIMEOUT);
         let b = self.branch();
         let via = self.via(transport, &b);
         let cseq = 1;

@@ -34,6 +34,21 @@ pub fn ports(slot: u16) -> Ports {
     }
 }
 
+/// Ports for the real-clock timer tests (tests/sip_timers.rs): SIP and sipp's control
+/// port in 41000-41999, sipp's media in 42000-42999.
+pub fn timer_ports(slot: u16) -> Ports {
+    assert!(
+        slot < 100,
+        "slot {slot} outside the timer tests' port block"
+    );
+    Ports {
+        engine: 41000 + slot * 10,
+        sipp: 41001 + slot * 10,
+        media: 42000 + slot * 10,
+        control: 41002 + slot * 10,
+    }
+}
+
 pub const OUR_NUMBER: &str = "05031980214";
 
 pub fn sip_config(p: Ports, max_calls: usize) -> SipConfig {
@@ -164,6 +179,11 @@ impl Sipp {
     /// Waits (off the async runtime) for sipp to exit; panics with its traces if any
     /// call failed.
     pub async fn expect_success(self) {
+        self.expect_success_log().await;
+    }
+
+    /// Like `expect_success`, and returns sipp's message log (`-trace_msg`).
+    pub async fn expect_success_log(self) -> String {
         let Sipp {
             mut child,
             dir,
@@ -197,6 +217,21 @@ impl Sipp {
             }
             panic!("sipp {name} failed ({status:?}):\n{traces}");
         }
+        let mut log = String::new();
+        for entry in std::fs::read_dir(dir.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .ends_with("_messages.log")
+            {
+                log.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+            }
+        }
+        log
     }
 }
 
