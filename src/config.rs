@@ -43,12 +43,56 @@ pub struct Config {
 pub struct DatabaseConfig {
     /// `sqlite://FILE` (embedded default) or `postgres://user@host/db`.
     pub url: String,
+    /// Where report writes are spooled until they land; "" = `kenkocall-spool` next to
+    /// the SQLite file, or in the working directory for PostgreSQL.
+    pub spool_dir: String,
+    /// Report writes held in memory until they land; past it a call waits (hearing
+    /// "please wait").
+    pub journal_capacity: usize,
+    /// A database connection not obtained within this many seconds fails the query.
+    pub acquire_timeout_secs: u64,
+    /// One attempt to land report writes is abandoned (and retried) after this many seconds.
+    pub write_timeout_secs: u64,
 }
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
         Self {
             url: "sqlite://kenkocall.db".into(),
+            spool_dir: String::new(),
+            journal_capacity: 10_000,
+            acquire_timeout_secs: 5,
+            write_timeout_secs: 10,
+        }
+    }
+}
+
+impl DatabaseConfig {
+    /// The report spool directory; `None` for an in-memory SQLite database (which does not
+    /// outlive the process either, so there is nothing to replay into).
+    pub fn spool_dir(&self) -> Option<PathBuf> {
+        if !self.spool_dir.is_empty() {
+            return Some(PathBuf::from(&self.spool_dir));
+        }
+        let Some(rest) = self.url.strip_prefix("sqlite:") else {
+            return Some(PathBuf::from("kenkocall-spool"));
+        };
+        let path = rest.trim_start_matches("//");
+        let path = path.split('?').next().unwrap_or_default();
+        if path.is_empty() || path.contains(":memory:") || self.url.contains("mode=memory") {
+            return None;
+        }
+        let parent = Path::new(path).parent().unwrap_or(Path::new(""));
+        Some(parent.join("kenkocall-spool"))
+    }
+
+    /// How the report writer is set up.
+    pub fn writer(&self) -> crate::store::WriterConfig {
+        crate::store::WriterConfig {
+            spool_dir: self.spool_dir(),
+            capacity: self.journal_capacity,
+            write_timeout: std::time::Duration::from_secs(self.write_timeout_secs.max(1)),
+            database: redact_url_password(&self.url),
         }
     }
 }
@@ -174,6 +218,8 @@ pub struct IvrConfig {
     /// Voice-guidance languages; every prompt must exist in each (checked at start-up),
     /// and the inbound language menu may offer only these.
     pub languages: Vec<Language>,
+    /// A save not durable after this many milliseconds plays "please wait" to the caller.
+    pub please_wait_after_ms: u64,
 }
 
 impl Default for IvrConfig {
@@ -182,6 +228,7 @@ impl Default for IvrConfig {
             prompts_dir: "prompts".into(),
             dialplans_dir: "dialplans".into(),
             languages: Language::ALL.to_vec(),
+            please_wait_after_ms: 700,
         }
     }
 }
@@ -291,6 +338,11 @@ impl Config {
         if self.caller_lines.iter().any(|l| l.number.trim().is_empty()) {
             return Err(ConfigError::Invalid(
                 "caller_lines: every line needs a number".into(),
+            ));
+        }
+        if self.database.journal_capacity == 0 {
+            return Err(ConfigError::Invalid(
+                "database.journal_capacity must be at least 1".into(),
             ));
         }
         if !(self.database.url.starts_with("sqlite:")

@@ -128,7 +128,7 @@ pub async fn call_now(args: &CallNowArgs, cfg: &Config, store: Store) -> anyhow:
         .context("cannot start the engine")?;
     let ring = std::time::Duration::from_secs(cfg.sip.ring_timeout_secs);
     let placed = engine
-        .place_call(&patient, &line, None, Default::default(), Some(ring))
+        .place_call(&patient, &line, None, None, Default::default(), Some(ring))
         .await;
     let outcome = attempt_outcome(&placed);
     engine.shutdown().await;

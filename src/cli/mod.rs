@@ -111,9 +111,12 @@ fn load_config(cli: &Cli) -> anyhow::Result<Config> {
 
 /// Opens the case store and brings its schema up to date.
 async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
-    let store = Store::connect(&cfg.database.url)
-        .await
-        .context("cannot open the case store")?;
+    let store = Store::connect_with_timeout(
+        &cfg.database.url,
+        std::time::Duration::from_secs(cfg.database.acquire_timeout_secs.max(1)),
+    )
+    .await
+    .context("cannot open the case store")?;
     store
         .migrate()
         .await
@@ -187,5 +190,9 @@ async fn serve(cfg: &Config) -> anyhow::Result<ExitCode> {
     }
     pages.abort();
     engine.shutdown().await;
+    // Report writes still pending after 5 s stay in the spool for the next start.
+    engine
+        .close_reports(tokio::time::Instant::now() + std::time::Duration::from_secs(5))
+        .await;
     Ok(ExitCode::SUCCESS)
 }

@@ -111,6 +111,7 @@ impl SimulatedPhones {
                 caller_line: from.to_string(),
                 local_rtp: reservation.local_addr(),
                 ring_timeout: Some(Duration::from_secs(10)),
+                call_id: None,
             })
             .await?;
         let label = outcome.result.label();

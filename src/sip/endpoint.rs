@@ -135,6 +135,11 @@ impl SipEndpoint {
         self.local
     }
 
+    /// A fresh Call-ID for [`DialRequest::call_id`], so the caller can record it first.
+    pub fn new_call_id(&self) -> String {
+        super::uac::new_call_id(self.local.ip())
+    }
+
     /// Answers a ringing inbound call (200 OK with our SDP answer for `local_rtp`).
     pub async fn answer(&self, call: CallRef, local_rtp: SocketAddr) -> Result<(), SipError> {
         self.command(Command::Answer { call, local_rtp }).await

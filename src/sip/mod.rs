@@ -21,7 +21,7 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Outbound: `sip.dial(DialRequest { to, caller_line, local_rtp, ring_timeout: None })`
+//! Outbound: `sip.dial(DialRequest { to, caller_line, local_rtp, ring_timeout: None, call_id: None })`
 //! resolves to a [`DialOutcome`] (answered with its media, no answer, busy, rejected or
 //! failed) and the SIP Call-ID; `sip.hangup(call)` ends any call.
 //!

@@ -36,7 +36,9 @@
 //!   [`Store::list_patients`], [`Store::list_reports`] + [`HealthReport::to_json_line`],
 //!   [`Store::set_centre_slots`], [`Store::set_patient_slots`], [`Store::stop_patient`],
 //!   [`Store::resume_patient`], [`Store::list_attempts`], [`Store::list_audit`].
-//! - IVR: [`Store::verify_identity`], [`Store::record_auth_failure`] /
+//! - IVR: answers and completions go through the node's [`ReportWriter`] (journal + spool,
+//!   retried until they land; `journal.rs`, `writer.rs`), which lands them with
+//!   [`Store::apply_report_writes`]. [`Store::verify_identity`], [`Store::record_auth_failure`] /
 //!   [`Store::count_auth_failures`], [`Store::start_report`] (first answer) →
 //!   [`Store::record_answer`] → [`Store::complete_report`], [`Store::mark_wrong_number`],
 //!   [`AlertThresholds::assess`].
@@ -58,6 +60,7 @@ mod centres;
 mod followup;
 mod import;
 mod jobs;
+pub mod journal;
 mod model;
 mod patient_changes;
 mod patient_edits;
@@ -65,6 +68,7 @@ mod patients;
 mod phone;
 mod reports;
 mod staff;
+mod writer;
 
 pub use alerts::{AlertLevel, AlertThresholds};
 pub use attempts::{AttemptId, AttemptUpdate, CallAttempt, NewAttempt};
@@ -80,11 +84,16 @@ pub use patients::{IdentityCheck, NewPatient, Patient, PatientId, PatientStatus,
 pub use phone::{PhoneError, national_form, normalise_phone};
 pub use reports::{Answer, HealthReport, ReportCall, ReportFilter, ReportId, ReportView};
 pub use staff::{StaffAccount, StaffId, StaffSession, valid_username};
+pub use writer::{ReportWriter, WriterConfig, WriterError, WriterStats};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 use sqlx::{AnyConnection, AnyPool, Connection, Executor, Transaction};
+
+/// How long a query waits for a pooled connection unless configured
+/// (`database.acquire_timeout_secs`).
+pub const DEFAULT_ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
@@ -168,9 +177,19 @@ impl Store {
     /// `postgres://user@host/db`). A missing SQLite file is created and put in WAL mode.
     /// Does not migrate; call [`Store::migrate`].
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        Store::connect_with_timeout(url, DEFAULT_ACQUIRE_TIMEOUT).await
+    }
+
+    /// [`Store::connect`] where a query that cannot get a connection within
+    /// `acquire_timeout` fails (sqlx's default waits 30 s, which held calls when the
+    /// database was down; report writes are journaled and retried, see `writer.rs`).
+    pub async fn connect_with_timeout(
+        url: &str,
+        acquire_timeout: std::time::Duration,
+    ) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
-        let mut options = AnyPoolOptions::new();
+        let mut options = AnyPoolOptions::new().acquire_timeout(acquire_timeout);
         let url = match backend {
             Backend::Postgres => url.to_string(),
             Backend::Sqlite => {

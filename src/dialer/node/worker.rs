@@ -158,7 +158,13 @@ async fn dial(
         }
         give_back_line();
     };
-    if let Err(e) = ctx.store.begin_attempt(&job, line.number(), now).await {
+    // The Call-ID is recorded with the attempt before the INVITE carrying it leaves.
+    let sip_call_id = ctx.engine.new_sip_call_id();
+    if let Err(e) = ctx
+        .store
+        .begin_attempt(&job, line.number(), &sip_call_id, now)
+        .await
+    {
         tracing::warn!(job = %job.key, error = %e, "attempt not begun; not dialling");
         return done();
     }
@@ -174,7 +180,14 @@ async fn dial(
     let ring = std::time::Duration::from_secs(ctx.config.sip.ring_timeout_secs);
     let placed = ctx
         .engine
-        .place_call(patient, line.number(), attempt_id, th, Some(ring))
+        .place_call(
+            patient,
+            line.number(),
+            attempt_id,
+            Some(sip_call_id),
+            th,
+            Some(ring),
+        )
         .await;
     drop(renewer);
     done();
