@@ -109,7 +109,11 @@ async fn replaying_any_suffix_of_the_journal_changes_nothing() {
             let tail: Vec<&ReportWrite> = writes[from..].iter().collect();
             s.apply_report_writes(&tail).await.unwrap();
             s.apply_report_writes(&tail).await.unwrap();
-            assert_eq!(snapshot(&s, &calls).await, once, "seed {seed:#x} from {from}");
+            assert_eq!(
+                snapshot(&s, &calls).await,
+                once,
+                "seed {seed:#x} from {from}"
+            );
         }
     })
     .await;
@@ -158,9 +162,12 @@ async fn writes_survive_a_down_store_and_a_stop_and_land_exactly_once() {
         });
 
         // 1. The store is down: every submit still returns (durable in the spool).
-        let down = ReportWriter::start(broken_store(tmp.path()).await, writer_config(tmp.path(), 100))
-            .await
-            .unwrap();
+        let down = ReportWriter::start(
+            broken_store(tmp.path()).await,
+            writer_config(tmp.path(), 100),
+        )
+        .await
+        .unwrap();
         for w in &writes {
             tokio::time::timeout(Duration::from_secs(5), down.submit(w.clone()))
                 .await
@@ -173,7 +180,9 @@ async fn writes_survive_a_down_store_and_a_stop_and_land_exactly_once() {
         }
         assert!(down.stats().retries > 0, "{:?}", down.stats());
         let spool = down.spool_path().await.expect("a spool file");
-        let left = down.close(Instant::now() + Duration::from_millis(200)).await;
+        let left = down
+            .close(Instant::now() + Duration::from_millis(200))
+            .await;
         assert_eq!(left, writes.len());
         assert!(snapshot(&s, &["outage@t".into()]).await.is_empty());
         let saved = std::fs::read(&spool).unwrap();
@@ -225,9 +234,10 @@ async fn a_full_journal_makes_submit_wait_and_a_completion_follows_its_answers()
         let tmp = tempfile::tempdir().unwrap();
         let p = enrol(&s, "1234567", "09012345678").await;
         let report = key(p, "full@t");
-        let down = ReportWriter::start(broken_store(tmp.path()).await, writer_config(tmp.path(), 2))
-            .await
-            .unwrap();
+        let down =
+            ReportWriter::start(broken_store(tmp.path()).await, writer_config(tmp.path(), 2))
+                .await
+                .unwrap();
         down.submit(answer(report.clone(), Answer::TemperatureDc(365), 1))
             .await
             .unwrap();
