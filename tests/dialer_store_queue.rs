@@ -159,6 +159,9 @@ async fn an_expired_lease_is_taken_back_and_the_old_holder_is_refused() {
         let r = &rows(&s).await[0];
         assert_eq!(r.state, AttemptState::Dialing);
         assert_eq!(r.caller_line.as_deref(), Some(LINE));
+        // The Call-ID is written with `dialing`, before any INVITE: a crash from here on
+        // leaves the attempt linked to the reports of its call.
+        assert_eq!(r.sip_call_id.as_deref(), Some("c1@127.0.0.1"));
         assert_eq!(r.lease_owner.as_deref(), Some("b"));
     })
     .await;
