@@ -9,6 +9,7 @@
 //! the same job, and a node that dies leaves its jobs to be taken back when leases expire.
 
 mod clock;
+mod on_demand;
 mod outcome;
 mod planner;
 mod worker;
@@ -124,6 +125,12 @@ impl DialerNode {
 
     pub fn clock(&self) -> Clock {
         self.clock
+    }
+
+    /// Stops planning and claiming (slot jobs and on-demand calls) at once; calls in
+    /// progress go on. [`DialerNode::shutdown`] then waits for them.
+    pub fn stop_claiming(&self) {
+        let _ = self.stop.send(true);
     }
 
     /// Stops planning and claiming; calls in progress finish and are recorded.
