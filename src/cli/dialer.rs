@@ -215,6 +215,13 @@ pub async fn call_now(args: &CallNowArgs, cfg: &Config, store: Store) -> anyhow:
         }
         tokio::time::sleep(poll).await;
     };
+    if request.state == "cancelled" {
+        anyhow::bail!(
+            "call request {} was cancelled before any node placed it ({})",
+            id.0,
+            request.detail.as_deref().unwrap_or("-")
+        );
+    }
     let outcome = request.outcome.map_or("-", |o| o.as_str());
     println!(
         "line {}: {outcome} (SIP Call-ID {}; node {})",

@@ -5,6 +5,9 @@
 //! [`super::Pacer`]), place the call through the [`Engine`] and record the attempt. All
 //! decisions are the sans-IO core's; this layer only carries them out.
 //!
+//! The worker also takes on-demand calls (`kenkocall call-now`, `on_demand.rs`) before slot
+//! jobs. [`DialerNode::stop_claiming`] is the first step of a drain.
+//!
 //! Several nodes may run on one PostgreSQL: the job queue's leases keep them from dialling
 //! the same job, and a node that dies leaves its jobs to be taken back when leases expire.
 
