@@ -34,6 +34,8 @@ pub struct Config {
     pub http: HttpConfig,
     pub media: MediaConfig,
     pub ivr: IvrConfig,
+    /// How `serve` stops (SIGTERM, SIGINT, `kenkocall drain`).
+    pub node: NodeConfig,
     /// Engine-wide dialer knobs; per-centre values live in the case store.
     pub dialer: crate::dialer::DialerSettings,
 }
@@ -249,6 +251,22 @@ impl IvrConfig {
             }
         }
         Ok(())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NodeConfig {
+    /// On SIGTERM, SIGINT or `kenkocall drain`, calls in progress may go on this long
+    /// (seconds) while new ones are refused; then the rest are ended with BYE.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            shutdown_grace_secs: 30,
+        }
     }
 }
 

@@ -6,6 +6,7 @@
 pub mod answers;
 pub mod call_runner;
 pub mod identity;
+pub mod in_flight;
 pub mod registry;
 
 use std::net::IpAddr;
@@ -26,6 +27,7 @@ use crate::store::{
 use answers::{CallReports, KnownPerson};
 use call_runner::{CallRunner, CallSummary};
 use identity::LockoutPolicy;
+use in_flight::InFlight;
 use registry::CallRegistry;
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +61,8 @@ pub struct EngineShared {
     pub prompts: PromptLibrary,
     pub lockout: LockoutPolicy,
     pub calls: CallRegistry,
+    /// Calls in progress, for a draining node to wait on.
+    pub in_flight: InFlight,
     /// The voiced languages (`ivr.languages`), menu order.
     pub languages: Vec<Language>,
     /// Counters the staff pages export at `/metrics`.
@@ -109,6 +113,7 @@ impl Engine {
             prompts,
             lockout: LockoutPolicy::default(),
             calls: CallRegistry::default(),
+            in_flight: InFlight::default(),
             languages: cfg.ivr.languages.clone(),
             metrics: Arc::new(Metrics::default()),
         });
@@ -144,6 +149,7 @@ impl Engine {
         ring_timeout: Option<Duration>,
     ) -> Result<PlacedCall, EngineError> {
         let shared = &self.shared;
+        let _in_flight = shared.in_flight.enter();
         let reservation = shared.media.reserve()?;
         let request = DialRequest {
             // Japanese trunks take national numbers; anything else goes as stored (E.164).
@@ -213,8 +219,25 @@ impl Engine {
         })
     }
 
-    /// Ends every call (BYE) and stops answering. Report writes still pending stay in the
-    /// journal; call [`Engine::close_reports`] after the calls have ended.
+    /// Stops taking new calls (new INVITEs and OPTIONS probes get 503); calls in progress
+    /// go on. The dialer is stopped separately.
+    pub async fn drain(&self) -> Result<(), EngineError> {
+        Ok(self.shared.sip.drain().await?)
+    }
+
+    /// Calls in progress (inbound and outbound, answered or not).
+    pub fn calls_in_progress(&self) -> usize {
+        self.shared.in_flight.count()
+    }
+
+    /// Waits until no call is in progress, at most `limit`; true when none is left.
+    pub async fn wait_calls_finished(&self, limit: Duration) -> bool {
+        self.shared.in_flight.wait_idle(limit).await
+    }
+
+    /// Ends every call (BYE) and stops answering. Each call's task then journals what was
+    /// keyed ([`Engine::wait_calls_finished`] waits for that); writes still pending stay in
+    /// the journal: call [`Engine::close_reports`] last.
     pub async fn shutdown(&self) {
         self.shared.sip.shutdown().await;
     }
@@ -273,6 +296,7 @@ async fn route_sip_events(shared: Arc<EngineShared>, mut events: mpsc::Receiver<
             ..
         }) = shared.calls.route(event)
         {
+            let in_flight = shared.in_flight.enter();
             let signals = shared.calls.register(call);
             let (handle, media_events) = match shared.media.create_session(&media) {
                 Ok(started) => started,
@@ -308,7 +332,10 @@ async fn route_sip_events(shared: Arc<EngineShared>, mut events: mpsc::Receiver<
                 signals,
                 reports,
             };
-            tokio::spawn(runner.run());
+            tokio::spawn(async move {
+                runner.run().await;
+                drop(in_flight);
+            });
         }
     }
 }

@@ -92,6 +92,9 @@ pub enum Command {
         call: CallRef,
         request: DialRequest,
     },
+    /// Stop taking new calls (the node is draining): new INVITEs and out-of-dialog
+    /// OPTIONS get 503, so a dispatcher takes the node out; calls in progress go on.
+    Drain,
 }
 
 #[derive(Debug)]
@@ -117,6 +120,8 @@ pub struct SipCore {
     out: VecDeque<Output>,
     next_ref: u64,
     pub(crate) active: usize,
+    /// Set by [`Command::Drain`]; never cleared (a drained node exits).
+    pub(crate) draining: bool,
 }
 
 impl SipCore {
@@ -133,6 +138,7 @@ impl SipCore {
             out: VecDeque::new(),
             next_ref: 1,
             active: 0,
+            draining: false,
         }
     }
 
@@ -188,6 +194,7 @@ impl SipCore {
             Command::Reject { call, reason } => self.reject(now, call, reason.status()),
             Command::Hangup { call } => self.hangup(now, call),
             Command::Dial { call, request } => self.dial(now, call, request),
+            Command::Drain => self.draining = true,
         }
     }
 

@@ -155,6 +155,12 @@ impl SipEndpoint {
         self.command(Command::Hangup { call }).await
     }
 
+    /// Stops taking new calls: new INVITEs and OPTIONS probes get 503 from now on; calls
+    /// in progress (and outbound dials) go on.
+    pub async fn drain(&self) -> Result<(), SipError> {
+        self.command(Command::Drain).await
+    }
+
     /// Places a call through the trunk and waits for its outcome (answer, ring timeout,
     /// busy, ...). On `Answered`, the call stays up until `hangup` or `CallEnded`.
     pub async fn dial(&self, request: DialRequest) -> Result<DialOutcome, SipError> {

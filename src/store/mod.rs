@@ -47,6 +47,11 @@
 //!   `enqueue`, `claim`, `renew`, `release`, `begin_attempt`, `finish_attempt`, `end`;
 //!   [`Store::attempt_id_of`] links a call's reports to its attempt. ([`Store::plan_attempt`]
 //!   and [`Store::update_attempt`] write one attempt row directly, for `call-now` and tests.)
+//! - Nodes (`serve`, `drain`, `call-now`): [`Store::node_started`], [`Store::node_heartbeat`]
+//!   (also renews the leases of the node's on-demand calls), [`Store::node_stopped`],
+//!   [`Store::list_nodes`], [`Store::request_drain`]; on-demand calls
+//!   ([`Store::request_call`] → [`Store::claim_call_requests`] → [`Store::finish_call_request`],
+//!   see `call_requests.rs`).
 //! - Staff pages (`admin`): [`Store::list_centre_patients`], [`Store::latest_reports`],
 //!   [`Store::attempts_on`], [`Store::export_patients_csv`], [`Store::set_observation_period`],
 //!   [`Store::set_language`], staff accounts and sessions ([`Store::insert_staff`],
@@ -55,6 +60,7 @@
 mod alerts;
 mod attempts;
 mod audit;
+mod call_requests;
 mod catalog;
 mod centres;
 mod followup;
@@ -62,6 +68,7 @@ mod import;
 mod jobs;
 pub mod journal;
 mod model;
+mod nodes;
 mod patient_changes;
 mod patient_edits;
 mod patients;
@@ -73,6 +80,7 @@ mod writer;
 pub use alerts::{AlertLevel, AlertThresholds};
 pub use attempts::{AttemptId, AttemptUpdate, CallAttempt, NewAttempt};
 pub use audit::{AuditEntry, AuthFailureKey};
+pub use call_requests::{CallRequest, CallRequestId, CallRequestResult};
 pub use catalog::{CatalogColumn, SchemaCatalog};
 pub use centres::{CallingHours, CentreId, CentreSettings, HealthCentre, RetryPolicy};
 pub use import::{ImportErrors, ImportSummary, RowError, parse_patients_csv};
@@ -80,6 +88,7 @@ pub use model::{
     AttemptOutcome, AttemptState, CallSlots, Channel, ContactMethod, Language, SlotsError, Symptom,
     UnknownValue,
 };
+pub use nodes::NodeInfo;
 pub use patients::{IdentityCheck, NewPatient, Patient, PatientId, PatientStatus, valid_hersys_id};
 pub use phone::{PhoneError, national_form, normalise_phone};
 pub use reports::{Answer, HealthReport, ReportCall, ReportFilter, ReportId, ReportView};
