@@ -78,7 +78,7 @@ impl StreamFramer {
         }
     }
 
-    /// Appends received bytes; call [`Self::next`] until `None` after each push.
+    /// Appends received bytes; call [`Self::next_event`] until `None` after each push.
     pub fn push(&mut self, bytes: &[u8]) {
         if !self.closed {
             self.buf.extend_from_slice(bytes);
@@ -95,7 +95,7 @@ impl StreamFramer {
         self.buf.len()
     }
 
-    pub fn next(&mut self) -> Option<StreamEvent> {
+    pub fn next_event(&mut self) -> Option<StreamEvent> {
         if self.closed {
             return None;
         }

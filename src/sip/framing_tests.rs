@@ -26,7 +26,7 @@ fn events(pieces: &[&[u8]]) -> Vec<StreamEvent> {
     let mut out = vec![];
     for p in pieces {
         f.push(p);
-        while let Some(e) = f.next() {
+        while let Some(e) = f.next_event() {
             out.push(e);
         }
         assert!(f.buffered() <= LIMITS.max_header_bytes + 4 + LIMITS.max_body_bytes);
@@ -86,14 +86,14 @@ fn huge_or_overflowing_length_gets_413_at_once_and_nothing_more_is_buffered() {
         let mut f = StreamFramer::new(LIMITS);
         f.push(head.as_bytes());
         let e = f
-            .next()
+            .next_event()
             .expect("refused as soon as the header section is whole");
         assert!(matches!(e, StreamEvent::TooLarge(_)), "{huge}: {e:?}");
         assert_eq!(reply_code(&e), Some(413), "{huge}");
         // The claimed body keeps streaming in: none of it is kept.
         for _ in 0..1000 {
             f.push(&[b'x'; 4096]);
-            assert_eq!(f.next(), None);
+            assert_eq!(f.next_event(), None);
             assert_eq!(f.buffered(), 0);
         }
     }
@@ -118,7 +118,7 @@ fn header_section_over_the_cap_closes_without_waiting_for_its_end() {
     let mut got = None;
     for _ in 0..100 {
         f.push(trickle);
-        if let Some(e) = f.next() {
+        if let Some(e) = f.next_event() {
             got = Some(e);
             break;
         }
@@ -194,10 +194,10 @@ proptest! {
         prop_assert_eq!(events(&bytes), whole.clone());
         // A framed message is read by `parse` with exactly the body it stated.
         for e in &whole {
-            if let StreamEvent::Message(m) = e {
-                if let Ok(msg) = parse(m) {
-                    prop_assert!(msg.body.len() <= LIMITS.max_body_bytes);
-                }
+            if let StreamEvent::Message(m) = e
+                && let Ok(msg) = parse(m)
+            {
+                prop_assert!(msg.body.len() <= LIMITS.max_body_bytes);
             }
         }
     }

@@ -236,7 +236,7 @@ async fn tcp_connection(
             }
         }
         let mut delivered = 0;
-        while let Some(event) = framer.next() {
+        while let Some(event) = framer.next_event() {
             let input = match event {
                 StreamEvent::Message(bytes) => {
                     delivered += 1;
