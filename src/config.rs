@@ -111,6 +111,19 @@ pub struct SipConfig {
     pub max_calls: usize,
     /// Ring timeout for outbound calls, seconds.
     pub ring_timeout_secs: u64,
+    /// Largest SIP header section accepted (UDP and TCP), bytes.
+    pub max_header_bytes: usize,
+    /// Largest SIP body accepted, bytes; a larger Content-Length gets 413 unread.
+    pub max_body_bytes: usize,
+    /// Accepted TCP connections open at once; past it new ones are reset.
+    pub tcp_max_connections: usize,
+    /// Accepted TCP connections one source (IPv4 address, IPv6 /64) may hold open.
+    pub tcp_max_connections_per_source: usize,
+    /// A message begun on TCP (and an accepted connection's first one) must arrive
+    /// whole within this many seconds (slowloris).
+    pub tcp_message_timeout_secs: u64,
+    /// A TCP connection without a byte (keep-alives count) for this long is closed.
+    pub tcp_idle_timeout_secs: u64,
 }
 
 impl Default for SipConfig {
@@ -121,6 +134,12 @@ impl Default for SipConfig {
             rtp_ports: "20000-29999".into(),
             max_calls: 3000,
             ring_timeout_secs: 45,
+            max_header_bytes: 16 * 1024,
+            max_body_bytes: 64 * 1024,
+            tcp_max_connections: 1024,
+            tcp_max_connections_per_source: 32,
+            tcp_message_timeout_secs: 10,
+            tcp_idle_timeout_secs: 600,
         }
     }
 }
@@ -141,6 +160,26 @@ impl SipConfig {
             return Err(bad());
         }
         Ok(lo..=hi)
+    }
+
+    /// Zero for any transport limit would refuse everything (or close every connection
+    /// at once): a typo, not a policy.
+    pub fn validate_limits(&self) -> Result<(), ConfigError> {
+        let keys = [
+            ("max_header_bytes", self.max_header_bytes as u64),
+            ("max_body_bytes", self.max_body_bytes as u64),
+            ("tcp_max_connections", self.tcp_max_connections as u64),
+            (
+                "tcp_max_connections_per_source",
+                self.tcp_max_connections_per_source as u64,
+            ),
+            ("tcp_message_timeout_secs", self.tcp_message_timeout_secs),
+            ("tcp_idle_timeout_secs", self.tcp_idle_timeout_secs),
+        ];
+        match keys.iter().find(|(_, v)| *v == 0) {
+            Some((key, _)) => Err(ConfigError::Invalid(format!("sip.{key} must be above 0"))),
+            None => Ok(()),
+        }
     }
 }
 
@@ -349,6 +388,7 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.sip.rtp_port_range()?;
+        self.sip.validate_limits()?;
         self.ivr.validate()?;
         self.dialer
             .validate()

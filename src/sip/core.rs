@@ -172,20 +172,24 @@ impl SipCore {
                 StartLine::Request { .. } => self.on_request(now, from, msg),
                 StartLine::Response { .. } => self.on_response(now, from, msg),
             },
-            Err(bad) => {
-                match bad.reply {
-                    Some((code, req)) if req.method() != Some("ACK") => {
-                        let tag = stateless_tag(&req);
-                        self.respond(from, &req, code, Some(&tag), &[], None);
-                        if code == 400 {
-                            self.counters.bump(Counter::BadRequestSent);
-                        }
-                    }
-                    _ => self.counters.bump(Counter::MalformedDropped),
-                }
-                self.log_bad_input(now, from, &bad.reason);
-            }
+            Err(bad) => self.handle_malformed(now, from, bad),
         }
+    }
+
+    /// A message refused by the reader or by the transport's size limits: answered
+    /// statelessly where a response can be formed (never an ACK), else counted and dropped.
+    pub fn handle_malformed(&mut self, now: Instant, from: Peer, bad: wire::Malformed) {
+        match bad.reply {
+            Some((code, req)) if req.method() != Some("ACK") => {
+                let tag = stateless_tag(&req);
+                self.respond(from, &req, code, Some(&tag), &[], None);
+                if code == 400 {
+                    self.counters.bump(Counter::BadRequestSent);
+                }
+            }
+            _ => self.counters.bump(Counter::MalformedDropped),
+        }
+        self.log_bad_input(now, from, &bad.reason);
     }
 
     pub fn handle_command(&mut self, now: Instant, cmd: Command) {
