@@ -96,7 +96,7 @@ impl Engine {
             media,
             plans,
             prompts,
-            lockout: LockoutPolicy::default(),
+            lockout: LockoutPolicy::from(&cfg.ivr.lockout),
             calls: CallRegistry::default(),
             languages: cfg.ivr.languages.clone(),
             metrics: Arc::new(Metrics::default()),

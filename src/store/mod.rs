@@ -37,7 +37,7 @@
 //!   [`Store::set_centre_slots`], [`Store::set_patient_slots`], [`Store::stop_patient`],
 //!   [`Store::resume_patient`], [`Store::list_attempts`], [`Store::list_audit`].
 //! - IVR: [`Store::verify_identity`], [`Store::record_auth_failure`] /
-//!   [`Store::count_auth_failures`], [`Store::start_report`] (first answer) →
+//!   [`Store::count_auth_failures`], [`Store::active_lockout`] / [`Store::record_lockout`], [`Store::start_report`] (first answer) →
 //!   [`Store::record_answer`] → [`Store::complete_report`], [`Store::mark_wrong_number`],
 //!   [`AlertThresholds::assess`].
 //! - Dialer: [`Store::patients_due`], [`Store::last_report`], and the
@@ -47,7 +47,7 @@
 //!   and [`Store::update_attempt`] write one attempt row directly, for `call-now` and tests.)
 //! - Staff pages (`admin`): [`Store::list_centre_patients`], [`Store::latest_reports`],
 //!   [`Store::attempts_on`], [`Store::export_patients_csv`], [`Store::set_observation_period`],
-//!   [`Store::set_language`], staff accounts and sessions ([`Store::insert_staff`],
+//!   [`Store::set_language`], [`Store::list_lockouts`] / [`Store::lift_lockout`], staff accounts and sessions ([`Store::insert_staff`],
 //!   [`Store::live_session`]), counts for `/metrics`.
 
 mod alerts;
@@ -58,6 +58,7 @@ mod centres;
 mod followup;
 mod import;
 mod jobs;
+mod lockouts;
 mod model;
 mod patient_changes;
 mod patient_edits;
@@ -72,6 +73,7 @@ pub use audit::{AuditEntry, AuthFailureKey};
 pub use catalog::{CatalogColumn, SchemaCatalog};
 pub use centres::{CallingHours, CentreId, CentreSettings, HealthCentre, RetryPolicy};
 pub use import::{ImportErrors, ImportSummary, RowError, parse_patients_csv};
+pub use lockouts::{IdentityLockout, LockoutId, LockoutScope, NewLockout};
 pub use model::{
     AttemptOutcome, AttemptState, CallSlots, Channel, ContactMethod, Language, SlotsError, Symptom,
     UnknownValue,
