@@ -53,6 +53,7 @@ async fn start_session(
     // before the CPU work is done.
     let ok = tokio::task::spawn_blocking(move || {
         let _permit = permit;
+        auth::lower_thread_priority();
         match hash {
             Some(h) => auth::verify_password(&h, &given),
             None => {
