@@ -111,7 +111,7 @@ impl Engine {
             media,
             plans,
             prompts,
-            lockout: LockoutPolicy::default(),
+            lockout: LockoutPolicy::from(&cfg.ivr.lockout),
             calls: CallRegistry::default(),
             in_flight: InFlight::default(),
             languages: cfg.ivr.languages.clone(),
