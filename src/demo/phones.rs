@@ -66,6 +66,7 @@ impl SimulatedPhones {
             rtp_ports: rtp_ports.to_string(),
             max_calls: 100,
             ring_timeout_secs: 30,
+            ..SipConfig::default()
         };
         let trunk = TrunkConfig {
             uri: trunk_uri,
@@ -111,6 +112,7 @@ impl SimulatedPhones {
                 caller_line: from.to_string(),
                 local_rtp: reservation.local_addr(),
                 ring_timeout: Some(Duration::from_secs(10)),
+                call_id: None,
             })
             .await?;
         let label = outcome.result.label();

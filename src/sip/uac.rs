@@ -47,7 +47,10 @@ impl SipCore {
                 result: fail("number is not dialable (digits, +, -, ., *, _ only)"),
             });
         }
-        let call_id = format!("{}@{}", self.token(), self.cfg.local.ip());
+        let call_id = match req.call_id.clone().filter(|c| is_call_id(c)) {
+            Some(chosen) => chosen,
+            None => format!("{}@{}", self.token(), self.cfg.local.ip()),
+        };
         let local_tag = self.token();
         let transport = trunk.peer.transport;
         let invite_uri = format!("sip:{}@{}{}", req.to, trunk.host, trunk.params);
@@ -452,4 +455,18 @@ fn invite_bytes(
             bytes: offer.as_bytes(),
         }),
     )
+}
+
+/// A fresh Call-ID for a caller that records it before dialling (the shell's randomness;
+/// the core draws its own from its seeded generator).
+pub(crate) fn new_call_id(ip: std::net::IpAddr) -> String {
+    format!("{:016x}@{}", rand::random::<u64>(), ip)
+}
+
+/// Whether a caller-chosen Call-ID can go into a header as is (RFC 3261 `word@word`).
+fn is_call_id(c: &str) -> bool {
+    !c.is_empty()
+        && c.len() <= 128
+        && c.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+~:@".contains(&b))
 }

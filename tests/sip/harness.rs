@@ -58,6 +58,7 @@ pub fn sip_config(p: Ports, max_calls: usize) -> SipConfig {
         rtp_ports: "30000-30100".into(),
         max_calls,
         ring_timeout_secs: 45,
+        ..SipConfig::default()
     }
 }
 
