@@ -104,6 +104,7 @@ fn dial_request(p: Ports) -> DialRequest {
         caller_line: "05031980215".into(),
         local_rtp: local_rtp(p),
         ring_timeout: None,
+        call_id: None,
     }
 }
 

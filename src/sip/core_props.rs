@@ -174,6 +174,7 @@ impl Run {
                     caller_line: "05031980215".into(),
                     local_rtp: "127.0.0.1:21000".parse().unwrap(),
                     ring_timeout: Some(ring),
+                    call_id: None,
                 };
                 self.glue.dials.insert(call, (now, ring));
                 self.glue.outbound.push(call);
