@@ -54,10 +54,7 @@ fn the_session_start_counts_as_activity_so_a_stranger_cannot_race_the_caller() {
         if t - t0 >= LatchConfig::default().quiet {
             break;
         }
-        assert_eq!(
-            l.check(t, stranger(), 9, seq),
-            Err(Refusal::SourceActive)
-        );
+        assert_eq!(l.check(t, stranger(), 9, seq), Err(Refusal::SourceActive));
     }
 }
 
@@ -90,7 +87,11 @@ fn probation_needs_consecutive_sequence_numbers_of_one_ssrc() {
         assert_eq!(l.check(t, stranger(), ssrc, seq), Err(Refusal::Probation));
     }
     assert_eq!(l.check(t, stranger(), 9, 9), Err(Refusal::Probation));
-    assert_eq!(l.check(t, stranger(), 9, 10), Ok(()), "7, 8, 9, 10 in a row");
+    assert_eq!(
+        l.check(t, stranger(), 9, 10),
+        Ok(()),
+        "7, 8, 9, 10 in a row"
+    );
 }
 
 #[test]
@@ -149,7 +150,10 @@ fn new_sdp_trusts_the_new_address_and_forgets_what_was_learnt() {
     let new = addr(1, 4200);
     l.resignal(new, t0 + MS);
     assert_eq!(l.check(t0 + MS, new, 8, 1), Ok(()));
-    assert_eq!(l.check(t0 + 2 * MS, sdp(), 7, 2), Err(Refusal::SourceActive));
+    assert_eq!(
+        l.check(t0 + 2 * MS, sdp(), 7, 2),
+        Err(Refusal::SourceActive)
+    );
 }
 
 #[test]

@@ -72,11 +72,7 @@ impl RtpPortPool {
     }
 
     /// A pool drawing ports from `rng` (seeded in tests, for reproducible order).
-    pub fn with_rng(
-        low: u16,
-        high: u16,
-        rng: Box<dyn RngCore + Send>,
-    ) -> Result<Self, PortError> {
+    pub fn with_rng(low: u16, high: u16, rng: Box<dyn RngCore + Send>) -> Result<Self, PortError> {
         let low = low.saturating_add(low % 2);
         if low > high {
             return Err(PortError::BadRange(format!("{low}-{high}")));
@@ -106,7 +102,8 @@ impl RtpPortPool {
     pub fn bind(&self, ip: IpAddr) -> Result<(UdpSocket, PortLease), PortError> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let count = state.in_use.len();
-        let picks: [usize; RANDOM_TRIES] = std::array::from_fn(|_| state.rng.random_range(0..count));
+        let picks: [usize; RANDOM_TRIES] =
+            std::array::from_fn(|_| state.rng.random_range(0..count));
         let start = state.rng.random_range(0..count);
         let scan = (0..count).map(|step| (start + step) % count);
         for index in picks.into_iter().chain(scan) {
@@ -207,7 +204,11 @@ mod tests {
     #[test]
     fn ports_are_drawn_at_random_and_a_seed_reproduces_the_order() {
         let a = draw(&seeded(47200, 47399, 7), 10);
-        assert_eq!(a, draw(&seeded(47200, 47399, 7), 10), "same seed, same order");
+        assert_eq!(
+            a,
+            draw(&seeded(47200, 47399, 7), 10),
+            "same seed, same order"
+        );
         assert_ne!(a, draw(&seeded(47200, 47399, 8), 10));
         let steps_of_two = a.windows(2).filter(|w| w[1] == w[0] + 2).count();
         assert!(steps_of_two < 3, "not handed out in order: {a:?}");

@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use rtp_rs::{RtpPacketBuilder, RtpReader, RtpReaderError, Seq};
 
-use crate::media::latch::{RtpLatch, Refusal};
+use crate::media::latch::{Refusal, RtpLatch};
 
 /// Samples per 20 ms frame at 8 kHz: the timestamp step of every packet we send.
 pub const SAMPLES_PER_FRAME: u32 = 160;
@@ -280,7 +280,10 @@ mod tests {
         // CC = 15 claims 60 bytes of CSRC in a 20-byte datagram.
         let mut csrc = packet(1, 1, 0)[..20].to_vec();
         csrc[0] = 0x8F;
-        assert_eq!(rx.accept(t0, addr(1), &csrc).err(), Some(RtpDrop::Truncated));
+        assert_eq!(
+            rx.accept(t0, addr(1), &csrc).err(),
+            Some(RtpDrop::Truncated)
+        );
         let mut ext = packet(1, 1, 0)[..14].to_vec();
         ext[0] = 0x90; // extension flag with no extension header
         assert_eq!(rx.accept(t0, addr(1), &ext).err(), Some(RtpDrop::Truncated));

@@ -351,7 +351,13 @@ fn one_source_holds_at_most_its_share_of_unacked_calls_and_acked_ones_do_not_cou
     h.peer = peer();
     let rtp = "127.0.0.1:20000".parse().unwrap();
     for call in [u1, u3] {
-        h.core.handle_command(h.now, Command::Answer { call, local_rtp: rtp });
+        h.core.handle_command(
+            h.now,
+            Command::Answer {
+                call,
+                local_rtp: rtp,
+            },
+        );
     }
     h.drain();
     h.advance(Duration::from_secs(31));
@@ -364,7 +370,10 @@ fn one_source_holds_at_most_its_share_of_unacked_calls_and_acked_ones_do_not_cou
     let (_, events, _) = h.drain();
     for call in [u1, u3] {
         assert!(
-            events.contains(&SipEvent::CallEnded { call, reason: EndReason::NoAck }),
+            events.contains(&SipEvent::CallEnded {
+                call,
+                reason: EndReason::NoAck
+            }),
             "{events:?}"
         );
     }
