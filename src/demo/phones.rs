@@ -68,6 +68,7 @@ impl SimulatedPhones {
             // Every call comes from the engine under test: one source.
             max_unconfirmed_calls_per_source: 100,
             ring_timeout_secs: 30,
+            ..SipConfig::default()
         };
         let trunk = TrunkConfig {
             uri: trunk_uri,
@@ -113,6 +114,7 @@ impl SimulatedPhones {
                 caller_line: from.to_string(),
                 local_rtp: reservation.local_addr(),
                 ring_timeout: Some(Duration::from_secs(10)),
+                call_id: None,
             })
             .await?;
         let label = outcome.result.label();

@@ -92,6 +92,9 @@ pub struct DialRequest {
     pub local_rtp: SocketAddr,
     /// Overrides `sip.ring_timeout_secs` for this call.
     pub ring_timeout: Option<Duration>,
+    /// The Call-ID to send, made by [`SipEndpoint::new_call_id`] and recorded before the
+    /// INVITE leaves; `None` (or one unfit for a header) makes a fresh one.
+    pub call_id: Option<String>,
 }
 
 /// The final result of a dial attempt.

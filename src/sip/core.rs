@@ -94,6 +94,9 @@ pub enum Command {
         call: CallRef,
         request: DialRequest,
     },
+    /// Stop taking new calls (the node is draining): new INVITEs and out-of-dialog
+    /// OPTIONS get 503, so a dispatcher takes the node out; calls in progress go on.
+    Drain,
 }
 
 #[derive(Debug)]
@@ -119,6 +122,8 @@ pub struct SipCore {
     out: VecDeque<Output>,
     next_ref: u64,
     pub(crate) active: usize,
+    /// Set by [`Command::Drain`]; never cleared (a drained node exits).
+    pub(crate) draining: bool,
 }
 
 impl SipCore {
@@ -135,6 +140,7 @@ impl SipCore {
             out: VecDeque::new(),
             next_ref: 1,
             active: 0,
+            draining: false,
         }
     }
 
@@ -168,20 +174,24 @@ impl SipCore {
                 StartLine::Request { .. } => self.on_request(now, from, msg),
                 StartLine::Response { .. } => self.on_response(now, from, msg),
             },
-            Err(bad) => {
-                match bad.reply {
-                    Some((code, req)) if req.method() != Some("ACK") => {
-                        let tag = stateless_tag(&req);
-                        self.respond(from, &req, code, Some(&tag), &[], None);
-                        if code == 400 {
-                            self.counters.bump(Counter::BadRequestSent);
-                        }
-                    }
-                    _ => self.counters.bump(Counter::MalformedDropped),
-                }
-                self.log_bad_input(now, from, &bad.reason);
-            }
+            Err(bad) => self.handle_malformed(now, from, bad),
         }
+    }
+
+    /// A message refused by the reader or by the transport's size limits: answered
+    /// statelessly where a response can be formed (never an ACK), else counted and dropped.
+    pub fn handle_malformed(&mut self, now: Instant, from: Peer, bad: wire::Malformed) {
+        match bad.reply {
+            Some((code, req)) if req.method() != Some("ACK") => {
+                let tag = stateless_tag(&req);
+                self.respond(from, &req, code, Some(&tag), &[], None);
+                if code == 400 {
+                    self.counters.bump(Counter::BadRequestSent);
+                }
+            }
+            _ => self.counters.bump(Counter::MalformedDropped),
+        }
+        self.log_bad_input(now, from, &bad.reason);
     }
 
     pub fn handle_command(&mut self, now: Instant, cmd: Command) {
@@ -190,6 +200,7 @@ impl SipCore {
             Command::Reject { call, reason } => self.reject(now, call, reason.status()),
             Command::Hangup { call } => self.hangup(now, call),
             Command::Dial { call, request } => self.dial(now, call, request),
+            Command::Drain => self.draining = true,
         }
     }
 

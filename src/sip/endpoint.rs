@@ -13,9 +13,12 @@ use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
 use super::api::{CallRef, DialOutcome, DialRequest, DialResult, RejectReason, SipEvent};
+use super::connections::{ConnectionLimits, StreamTimeouts};
 use super::core::{Command, CoreConfig, Output, Peer, SipCore, TransportKind, TrunkTarget};
+use super::framing::SizeLimits;
 use super::limits::{Counter, SipCounters, SipCountersSnapshot};
-use super::transport;
+use super::transport::{self, TcpPolicy};
+use super::wire::Malformed;
 use crate::config::{SipConfig, TrunkConfig};
 
 #[derive(Debug, thiserror::Error)]
@@ -47,6 +50,11 @@ pub(crate) enum Input {
     StreamBroken {
         peer: Peer,
         reason: &'static str,
+    },
+    /// A message the transport refused unread (over a size cap, unusable length).
+    Refused {
+        peer: Peer,
+        bad: Malformed,
     },
     Command(Command),
     Dial {
@@ -104,9 +112,18 @@ impl SipEndpoint {
         // Events are bounded by calls (a handful per call), and calls by max_calls.
         let (event_tx, event_rx) = mpsc::channel(sip.max_calls.saturating_mul(4).max(64));
         let udp = Arc::new(udp);
+        let policy = tcp_policy(sip, counters.clone());
         let tasks = vec![
-            tokio::spawn(transport::udp_receiver(udp.clone(), input_tx.clone())),
-            tokio::spawn(transport::tcp_acceptor(tcp, input_tx.clone())),
+            tokio::spawn(transport::udp_receiver(
+                udp.clone(),
+                input_tx.clone(),
+                policy.clone(),
+            )),
+            tokio::spawn(transport::tcp_acceptor(
+                tcp,
+                input_tx.clone(),
+                policy.clone(),
+            )),
             tokio::spawn(
                 CoreTask {
                     core,
@@ -118,6 +135,7 @@ impl SipEndpoint {
                     connecting: HashMap::new(),
                     dials: HashMap::new(),
                     counters: counters.clone(),
+                    policy,
                 }
                 .run(),
             ),
@@ -136,6 +154,11 @@ impl SipEndpoint {
         self.local
     }
 
+    /// A fresh Call-ID for [`DialRequest::call_id`], so the caller can record it first.
+    pub fn new_call_id(&self) -> String {
+        super::uac::new_call_id(self.local.ip())
+    }
+
     /// Answers a ringing inbound call (200 OK with our SDP answer for `local_rtp`).
     pub async fn answer(&self, call: CallRef, local_rtp: SocketAddr) -> Result<(), SipError> {
         self.command(Command::Answer { call, local_rtp }).await
@@ -149,6 +172,12 @@ impl SipEndpoint {
     /// Ends a call in any state (BYE, CANCEL or a refusal, as the state requires).
     pub async fn hangup(&self, call: CallRef) -> Result<(), SipError> {
         self.command(Command::Hangup { call }).await
+    }
+
+    /// Stops taking new calls: new INVITEs and OPTIONS probes get 503 from now on; calls
+    /// in progress (and outbound dials) go on.
+    pub async fn drain(&self) -> Result<(), SipError> {
+        self.command(Command::Drain).await
     }
 
     /// Places a call through the trunk and waits for its outcome (answer, ring timeout,
@@ -184,6 +213,24 @@ impl SipEndpoint {
             .await
             .map_err(|_| SipError::Stopped)
     }
+}
+
+fn tcp_policy(sip: &SipConfig, counters: Arc<SipCounters>) -> Arc<TcpPolicy> {
+    TcpPolicy::new(
+        SizeLimits {
+            max_header_bytes: sip.max_header_bytes,
+            max_body_bytes: sip.max_body_bytes,
+        },
+        StreamTimeouts {
+            message: Duration::from_secs(sip.tcp_message_timeout_secs),
+            idle: Duration::from_secs(sip.tcp_idle_timeout_secs),
+        },
+        ConnectionLimits {
+            max_total: sip.tcp_max_connections,
+            max_per_source: sip.tcp_max_connections_per_source,
+        },
+        counters,
+    )
 }
 
 async fn resolve_trunk(trunk: &TrunkConfig) -> Result<Option<TrunkTarget>, SipError> {
@@ -240,6 +287,7 @@ struct CoreTask {
     connecting: HashMap<SocketAddr, Vec<Vec<u8>>>,
     dials: HashMap<CallRef, oneshot::Sender<DialOutcome>>,
     counters: Arc<SipCounters>,
+    policy: Arc<TcpPolicy>,
 }
 
 impl CoreTask {
@@ -295,6 +343,7 @@ impl CoreTask {
                 self.counters.bump(Counter::MalformedDropped);
                 self.core.log_bad_input(now, peer, reason);
             }
+            Input::Refused { peer, bad } => self.core.handle_malformed(now, peer, bad),
             Input::Shutdown { .. } => {} // handled in `run`
         }
     }
@@ -339,7 +388,11 @@ impl CoreTask {
                 None => {
                     let queue = self.connecting.entry(to.addr).or_default();
                     if queue.is_empty() {
-                        tokio::spawn(transport::tcp_connect(to.addr, self.input_tx.clone()));
+                        tokio::spawn(transport::tcp_connect(
+                            to.addr,
+                            self.input_tx.clone(),
+                            self.policy.clone(),
+                        ));
                     }
                     queue.push(bytes);
                 }

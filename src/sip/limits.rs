@@ -23,6 +23,9 @@ pub struct SipCounters {
     events_dropped: AtomicU64,
     send_failures: AtomicU64,
     register_failures: AtomicU64,
+    too_large: AtomicU64,
+    tcp_refused_at_cap: AtomicU64,
+    tcp_timed_out: AtomicU64,
 }
 
 /// A point-in-time copy of [`SipCounters`].
@@ -49,6 +52,12 @@ pub struct SipCountersSnapshot {
     pub send_failures: u64,
     /// REGISTERs to the trunk refused or unanswered.
     pub register_failures: u64,
+    /// Messages over `max_header_bytes`/`max_body_bytes` (413/513 or closed unread).
+    pub too_large: u64,
+    /// TCP connections closed at accept: `tcp_max_connections[_per_source]` reached.
+    pub tcp_refused_at_cap: u64,
+    /// TCP connections closed for a message not complete in time, or for idling.
+    pub tcp_timed_out: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -61,6 +70,9 @@ pub(crate) enum Counter {
     EventsDropped,
     SendFailures,
     RegisterFailures,
+    TooLarge,
+    TcpRefusedAtCap,
+    TcpTimedOut,
 }
 
 impl SipCounters {
@@ -78,6 +90,9 @@ impl SipCounters {
             Counter::EventsDropped => &self.events_dropped,
             Counter::SendFailures => &self.send_failures,
             Counter::RegisterFailures => &self.register_failures,
+            Counter::TooLarge => &self.too_large,
+            Counter::TcpRefusedAtCap => &self.tcp_refused_at_cap,
+            Counter::TcpTimedOut => &self.tcp_timed_out,
         };
         cell.fetch_add(1, Ordering::Relaxed);
     }
@@ -104,6 +119,9 @@ impl SipCounters {
             events_dropped: g(&self.events_dropped),
             send_failures: g(&self.send_failures),
             register_failures: g(&self.register_failures),
+            too_large: g(&self.too_large),
+            tcp_refused_at_cap: g(&self.tcp_refused_at_cap),
+            tcp_timed_out: g(&self.tcp_timed_out),
         }
     }
 }

@@ -21,11 +21,12 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Outbound: `sip.dial(DialRequest { to, caller_line, local_rtp, ring_timeout: None })`
+//! Outbound: `sip.dial(DialRequest { to, caller_line, local_rtp, ring_timeout: None, call_id: None })`
 //! resolves to a [`DialOutcome`] (answered with its media, no answer, busy, rejected or
 //! failed) and the SIP Call-ID; `sip.hangup(call)` ends any call.
 //!
-//! Layout: `wire` reads messages (`fields` their header values), `message` writes them,
+//! Layout: `wire` reads messages (`fields` their header values), `framing` caps their
+//! size and cuts TCP streams into them, `connections` polices TCP connections, `message` writes them,
 //! `sdp` does offer/answer, `core` is the sans-IO user agent: `uas` (inbound INVITE,
 //! CANCEL, ACK), `in_dialog` (BYE, re-INVITE, INFO), `uac` (outbound INVITE, digest),
 //! `teardown` (BYE/CANCEL from us), `registration` (optional REGISTER), `dialog` (per-call
@@ -36,10 +37,12 @@
 
 mod api;
 pub mod auth;
+pub mod connections;
 pub mod core;
 mod dialog;
 mod endpoint;
 pub mod fields;
+pub mod framing;
 mod in_dialog;
 pub mod info;
 pub mod limits;

@@ -44,7 +44,11 @@ impl SipCore {
                 result: fail("number is not dialable (digits, +, -, ., *, _ only)"),
             });
         }
-        let call_id = format!("{}@{}", token(), self.cfg.local.ip());
+        let call_id = req
+            .call_id
+            .clone()
+            .filter(|c| is_call_id(c))
+            .unwrap_or_else(|| new_call_id(self.cfg.local.ip()));
         let local_tag = token();
         let transport = trunk.peer.transport;
         let invite_uri = format!("sip:{}@{}{}", req.to, trunk.host, trunk.params);
@@ -439,4 +443,17 @@ fn invite_bytes(
             bytes: offer.as_bytes(),
         }),
     )
+}
+
+/// A fresh Call-ID: random, at our address.
+pub(crate) fn new_call_id(ip: std::net::IpAddr) -> String {
+    format!("{}@{}", token(), ip)
+}
+
+/// Whether a caller-chosen Call-ID can go into a header as is (RFC 3261 `word@word`).
+fn is_call_id(c: &str) -> bool {
+    !c.is_empty()
+        && c.len() <= 128
+        && c.bytes()
+            .all(|b| b.is_ascii_alphanumeric() || b"-.!%*_+~:@".contains(&b))
 }

@@ -9,6 +9,7 @@ fn dial(h: &mut Harness, ring: Duration) -> (CallRef, Message) {
         caller_line: "05031980215".into(),
         local_rtp: "127.0.0.1:21000".parse().unwrap(),
         ring_timeout: Some(ring),
+        call_id: None,
     };
     h.core
         .handle_command(h.now, Command::Dial { call, request });
@@ -215,6 +216,7 @@ fn undialable_number_fails_without_sending() {
         caller_line: "05031980215".into(),
         local_rtp: "127.0.0.1:21000".parse().unwrap(),
         ring_timeout: None,
+        call_id: None,
     };
     h.core
         .handle_command(h.now, Command::Dial { call, request });

@@ -91,8 +91,15 @@ impl SipCore {
                 let extra = [
                     ("Allow", ALLOW.to_string()),
                     ("Accept", "application/sdp".into()),
+                    ("Retry-After", RETRY_AFTER_SECS.to_string()),
                 ];
-                self.respond(from, &req, 200, Some(&stateless_tag(&req)), &extra, None);
+                // Draining: a dispatcher probing with OPTIONS takes the node out.
+                let (code, extra) = if self.draining {
+                    (503, &extra[..])
+                } else {
+                    (200, &extra[..2])
+                };
+                self.respond(from, &req, code, Some(&stateless_tag(&req)), extra, None);
             }
             // BYE, INFO, UPDATE outside any dialog.
             _ => {
@@ -107,6 +114,11 @@ impl SipCore {
             return self.resend_invite_response(from, call, &req);
         }
         let reject_tag = stateless_tag(&req);
+        if self.draining {
+            let retry = [("Retry-After", RETRY_AFTER_SECS.to_string())];
+            self.respond(from, &req, 503, Some(&reject_tag), &retry, None);
+            return;
+        }
         if self.active >= self.cfg.max_calls {
             self.counters.bump(Counter::RejectedAtCapacity);
             let retry = [("Retry-After", RETRY_AFTER_SECS.to_string())];

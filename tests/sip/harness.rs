@@ -44,6 +44,7 @@ pub fn sip_config(p: Ports, max_calls: usize) -> SipConfig {
         max_calls,
         max_unconfirmed_calls_per_source: max_calls,
         ring_timeout_secs: 45,
+        ..SipConfig::default()
     }
 }
 
