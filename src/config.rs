@@ -109,6 +109,10 @@ pub struct SipConfig {
     pub rtp_ports: String,
     /// Concurrent calls this node carries; past it INVITEs get 503.
     pub max_calls: usize,
+    /// Inbound calls one source address may hold before they are confirmed (ACKed);
+    /// past it INVITEs from that address get 503. Confirmed calls do not count, so a trunk
+    /// or SBC carrying many calls from one address is not limited by it.
+    pub max_unconfirmed_calls_per_source: usize,
     /// Ring timeout for outbound calls, seconds.
     pub ring_timeout_secs: u64,
     /// Largest SIP header section accepted (UDP and TCP), bytes.
@@ -133,6 +137,7 @@ impl Default for SipConfig {
             inbound_numbers: vec!["05031980214".into()],
             rtp_ports: "20000-29999".into(),
             max_calls: 3000,
+            max_unconfirmed_calls_per_source: 4,
             ring_timeout_secs: 45,
             max_header_bytes: 16 * 1024,
             max_body_bytes: 64 * 1024,
@@ -260,11 +265,20 @@ impl HttpConfig {
 pub struct MediaConfig {
     /// No RTP from the peer for this long ends the call as a media timeout.
     pub timeout_secs: u64,
+    /// RTP from another source than the SDP's is accepted only after this many
+    /// consecutive packets of one SSRC (strict RTP probation).
+    pub rtp_probation_packets: u16,
+    /// ... and only once the current source has been silent this long (milliseconds).
+    pub rtp_source_quiet_ms: u64,
 }
 
 impl Default for MediaConfig {
     fn default() -> Self {
-        Self { timeout_secs: 30 }
+        Self {
+            timeout_secs: 30,
+            rtp_probation_packets: 4,
+            rtp_source_quiet_ms: 2000,
+        }
     }
 }
 

@@ -66,6 +66,8 @@ pub struct CoreConfig {
     pub local: SocketAddr,
     pub inbound_numbers: Vec<String>,
     pub max_calls: usize,
+    /// Inbound calls one source IP may hold before their ACK (see `limits`).
+    pub max_unconfirmed_per_source: usize,
     pub ring_timeout: Duration,
     pub trunk: Option<TrunkTarget>,
 }

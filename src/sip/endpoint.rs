@@ -100,6 +100,7 @@ impl SipEndpoint {
             local,
             inbound_numbers: sip.inbound_numbers.clone(),
             max_calls: sip.max_calls,
+            max_unconfirmed_per_source: sip.max_unconfirmed_calls_per_source,
             ring_timeout: Duration::from_secs(sip.ring_timeout_secs),
             trunk: trunk_target,
         };

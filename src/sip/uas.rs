@@ -125,6 +125,14 @@ impl SipCore {
             self.respond(from, &req, 503, Some(&reject_tag), &retry, None);
             return;
         }
+        if super::limits::unconfirmed_from(&self.calls, from.addr.ip())
+            >= self.cfg.max_unconfirmed_per_source
+        {
+            self.counters.bump(Counter::RejectedPerSource);
+            let retry = [("Retry-After", RETRY_AFTER_SECS.to_string())];
+            self.respond(from, &req, 503, Some(&reject_tag), &retry, None);
+            return;
+        }
         let dialled = national_number(&req.request_user().unwrap_or_default());
         let served = self
             .cfg
@@ -330,7 +338,11 @@ impl SipCore {
         let acked_200 = d.final_response.take().is_some();
         if d.phase == Phase::Answered {
             d.phase = Phase::Confirmed;
+            self.emit(SipEvent::CallConfirmed { call });
         }
+        let Some(d) = self.calls.get_mut(&call) else {
+            return;
+        };
         if acked_200 && std::mem::take(&mut d.bye_after_ack) {
             self.send_bye(now, call);
         }

@@ -57,6 +57,7 @@ pub fn sip_config(p: Ports, max_calls: usize) -> SipConfig {
         inbound_numbers: vec![OUR_NUMBER.into()],
         rtp_ports: "30000-30100".into(),
         max_calls,
+        max_unconfirmed_calls_per_source: max_calls,
         ring_timeout_secs: 45,
         ..SipConfig::default()
     }
@@ -237,11 +238,17 @@ impl Sipp {
 }
 
 /// The next event, or a panic naming what was awaited.
+/// The next event, skipping `CallConfirmed` (an ACK arrived) unless that is what is awaited.
 pub async fn next_event(rx: &mut mpsc::Receiver<SipEvent>, what: &str) -> SipEvent {
-    tokio::time::timeout(Duration::from_secs(15), rx.recv())
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-        .unwrap_or_else(|| panic!("event channel closed waiting for {what}"))
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(15), rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+            .unwrap_or_else(|| panic!("event channel closed waiting for {what}"));
+        if what == "CallConfirmed" || !matches!(event, SipEvent::CallConfirmed { .. }) {
+            return event;
+        }
+    }
 }
 
 pub fn local_rtp(p: Ports) -> SocketAddr {
