@@ -359,6 +359,9 @@ impl Run {
                     assert!(!*ended, "CallEnded twice for {call:?}");
                     *ended = true;
                 }
+                SipEvent::CallConfirmed { call } => {
+                    assert!(g.announced.contains_key(&call), "confirmed an unknown call");
+                }
                 SipEvent::MediaChanged { .. } | SipEvent::Digit { .. } => {}
             }
         }
