@@ -68,13 +68,18 @@ pub async fn udp_options(engine: SocketAddr, n: u64) -> Option<(u16, Duration)> 
 pub async fn udp_request(engine: SocketAddr, datagram: &[u8]) -> Option<(u16, Duration)> {
     let sock = UdpSocket::bind("127.0.0.1:0").await.ok()?;
     let t0 = Instant::now();
-    sock.send_to(datagram, engine).await.ok()?;
     let mut buf = vec![0u8; 65_535];
-    let n = tokio::time::timeout(Duration::from_secs(2), sock.recv(&mut buf))
-        .await
-        .ok()?
-        .ok()?;
-    Some((status(&buf[..n])?, t0.elapsed()))
+    // Resent like a SIP client's Timer E (0.5, 1, 2, 4 s): a loaded CI machine may be
+    // slow, and one late answer must not read as "no answer".
+    for wait in [500, 1000, 2000, 4000] {
+        sock.send_to(datagram, engine).await.ok()?;
+        let wait = Duration::from_millis(wait);
+        if let Ok(received) = tokio::time::timeout(wait, sock.recv(&mut buf)).await {
+            let n = received.ok()?;
+            return Some((status(&buf[..n])?, t0.elapsed()));
+        }
+    }
+    None
 }
 
 /// One OPTIONS over a fresh TCP connection: its status and round-trip time.
