@@ -85,19 +85,26 @@ pub fn sdp(data: &[u8]) {
     let _ = sdp::read_answer(data);
 }
 
-/// RTP datagrams (each preceded by its length, 2 bytes big-endian) through the receiver and,
-/// for payload types 96-127, the RFC 4733 decoder; audio payloads through G.711 decoding.
+/// RTP datagrams through the strict latch and receiver and, for payload types 96-127, the
+/// RFC 4733 decoder; audio payloads through G.711 decoding. Each datagram is preceded by 2
+/// bytes: the top bit says whether it comes from the address the SDP named or a stranger,
+/// the other 15 its length. Each packet is 20 ms after the one before.
 pub fn rtp(data: &[u8]) {
+    use kenkocall::media::latch::{LatchConfig, RtpLatch};
     use kenkocall::media::{g711, rfc4733::TelephoneEventDecoder, rtp::RtpReceiver};
-    let mut receiver = RtpReceiver::default();
+    let signalled: SocketAddr = ([127, 0, 0, 1], 4000).into();
+    let stranger: SocketAddr = ([127, 0, 0, 2], 4000).into();
+    let mut now = Instant::now();
+    let mut receiver = RtpReceiver::new(RtpLatch::new(LatchConfig::default(), signalled, now));
     let mut events = TelephoneEventDecoder::default();
-    let from: SocketAddr = ([127, 0, 0, 1], 4000).into();
     let mut rest = data;
     while let [hi, lo, tail @ ..] = rest {
-        let len = usize::from(u16::from_be_bytes([*hi, *lo])).min(tail.len());
+        let from = if hi & 0x80 == 0 { signalled } else { stranger };
+        let len = usize::from(u16::from_be_bytes([hi & 0x7F, *lo])).min(tail.len());
         let (datagram, next) = tail.split_at(len);
         rest = next;
-        let Ok(reader) = receiver.accept(from, datagram) else {
+        now += Duration::from_millis(20);
+        let Ok(reader) = receiver.accept(now, from, datagram) else {
             continue;
         };
         let payload = reader.payload();
