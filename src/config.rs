@@ -2,12 +2,13 @@
 //! unknown keys are refused with their name (serde's `deny_unknown_fields`), because a
 //! misspelt key silently ignored is how a trunk ends up dialled with the wrong settings.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::cidr::Cidr;
 use crate::store::Language;
 
 /// Where the configuration came from and why it was refused.
@@ -65,6 +66,14 @@ pub struct SipConfig {
     pub max_calls: usize,
     /// Ring timeout for outbound calls, seconds.
     pub ring_timeout_secs: u64,
+    /// The address a NAT maps to us (cloud VM, Docker, office router): named in Via,
+    /// Contact and SDP to peers outside `local_nets`. Unset: the interface's own address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_address: Option<IpAddr>,
+    /// Peers reached without NAT (get our interface's address, never `public_address`).
+    pub local_nets: Vec<Cidr>,
+    /// Sources allowed to send SIP; anything else is dropped unanswered (empty = anyone).
+    pub trusted_sources: Vec<Cidr>,
 }
 
 impl Default for SipConfig {
@@ -75,6 +84,9 @@ impl Default for SipConfig {
             rtp_ports: "20000-29999".into(),
             max_calls: 3000,
             ring_timeout_secs: 45,
+            public_address: None,
+            local_nets: Cidr::private_and_loopback(),
+            trusted_sources: Vec::new(),
         }
     }
 }
@@ -109,6 +121,9 @@ pub struct TrunkConfig {
     pub channels: usize,
     /// REGISTER to the trunk (refreshed before expiry) when true.
     pub register: bool,
+    /// Seconds between CRLF keep-alives to the trunk, which keep a NAT's mapping open
+    /// so the trunk can reach us (0 = off).
+    pub keepalive_secs: u64,
 }
 
 impl Default for TrunkConfig {
@@ -119,6 +134,7 @@ impl Default for TrunkConfig {
             password: String::new(),
             channels: 2600,
             register: false,
+            keepalive_secs: 25,
         }
     }
 }

@@ -22,6 +22,7 @@ pub struct Metrics {
     dtmf_inband: AtomicU64,
     dtmf_sip_info: AtomicU64,
     sip_errors: AtomicU64,
+    untrusted_dropped: AtomicU64,
     planner_lag_ms: AtomicU64,
 }
 
@@ -55,6 +56,12 @@ impl Metrics {
     /// failures), copied from its counters.
     pub fn set_sip_errors(&self, total: u64) {
         self.sip_errors.store(total, Ordering::Relaxed);
+    }
+
+    /// SIP messages dropped unanswered because their source is not in
+    /// `sip.trusted_sources`, copied from the SIP layer's counters.
+    pub fn set_untrusted_dropped(&self, total: u64) {
+        self.untrusted_dropped.store(total, Ordering::Relaxed);
     }
 
     /// How far the dialer's planner is behind its schedule (0 when on time).
@@ -92,6 +99,13 @@ impl Metrics {
              # TYPE kenkocall_sip_errors_total counter\n\
              kenkocall_sip_errors_total {}",
             load(&self.sip_errors)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP kenkocall_sip_untrusted_dropped_total SIP messages and connections from sources outside sip.trusted_sources, dropped unanswered.\n\
+             # TYPE kenkocall_sip_untrusted_dropped_total counter\n\
+             kenkocall_sip_untrusted_dropped_total {}",
+            load(&self.untrusted_dropped)
         );
         let _ = writeln!(
             out,
@@ -165,6 +179,7 @@ mod tests {
         m.digit(DigitSource::SipInfo);
         m.sip_error();
         m.set_planner_lag(Duration::from_millis(1500));
+        m.set_untrusted_dropped(7);
         let text = m.render(
             &[("auto_call".into(), 4)],
             &[("no_answer".into(), "+815031980215".into(), 2)],
@@ -174,6 +189,7 @@ mod tests {
         assert!(text.contains("kenkocall_dtmf_digits_total{source=\"sip_info\"} 1\n"));
         assert!(text.contains("kenkocall_dtmf_digits_total{source=\"rfc4733\"} 0\n"));
         assert!(text.contains("kenkocall_sip_errors_total 1\n"));
+        assert!(text.contains("kenkocall_sip_untrusted_dropped_total 7\n"));
         assert!(text.contains("kenkocall_planner_lag_seconds 1.500\n"));
         assert!(text.contains("kenkocall_reports{channel=\"auto_call\"} 4\n"));
         assert!(

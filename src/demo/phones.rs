@@ -66,6 +66,7 @@ impl SimulatedPhones {
             rtp_ports: rtp_ports.to_string(),
             max_calls: 100,
             ring_timeout_secs: 30,
+            ..SipConfig::default()
         };
         let trunk = TrunkConfig {
             uri: trunk_uri,

@@ -17,6 +17,7 @@ pub struct SipCounters {
     events_dropped: AtomicU64,
     send_failures: AtomicU64,
     register_failures: AtomicU64,
+    untrusted_dropped: AtomicU64,
 }
 
 /// A point-in-time copy of [`SipCounters`].
@@ -40,6 +41,9 @@ pub struct SipCountersSnapshot {
     pub send_failures: u64,
     /// REGISTERs to the trunk refused or unanswered.
     pub register_failures: u64,
+    /// Datagrams and TCP connections from sources outside `sip.trusted_sources`,
+    /// dropped without a reply.
+    pub untrusted_dropped: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -51,6 +55,7 @@ pub(crate) enum Counter {
     EventsDropped,
     SendFailures,
     RegisterFailures,
+    UntrustedDropped,
 }
 
 impl SipCounters {
@@ -67,6 +72,7 @@ impl SipCounters {
             Counter::EventsDropped => &self.events_dropped,
             Counter::SendFailures => &self.send_failures,
             Counter::RegisterFailures => &self.register_failures,
+            Counter::UntrustedDropped => &self.untrusted_dropped,
         };
         cell.fetch_add(1, Ordering::Relaxed);
     }
@@ -92,6 +98,7 @@ impl SipCounters {
             events_dropped: g(&self.events_dropped),
             send_failures: g(&self.send_failures),
             register_failures: g(&self.register_failures),
+            untrusted_dropped: g(&self.untrusted_dropped),
         }
     }
 }

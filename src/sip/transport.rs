@@ -12,17 +12,41 @@ use tracing::debug;
 
 use super::core::{Peer, TransportKind};
 use super::endpoint::Input;
+use super::limits::{Counter, SipCounters};
 use super::wire::{StreamFrame, stream_frame};
+use crate::cidr::Cidr;
 
 /// Queued writes per TCP connection; a peer that stops reading loses messages, not memory.
 const TCP_WRITE_QUEUE: usize = 256;
 /// Largest UDP datagram we read.
 const MAX_DATAGRAM: usize = 65_535;
 
-pub(crate) async fn udp_receiver(socket: Arc<UdpSocket>, inputs: mpsc::Sender<Input>) {
+/// `sip.trusted_sources`: who may talk to us. Anything else is dropped here, before
+/// parsing, without a reply (a reply would confirm to a scanner that we exist).
+pub(crate) struct Gate {
+    pub trusted: Vec<Cidr>,
+    pub counters: Arc<SipCounters>,
+}
+
+impl Gate {
+    fn admits(&self, addr: SocketAddr) -> bool {
+        if self.trusted.is_empty() || Cidr::any_contains(&self.trusted, addr.ip()) {
+            return true;
+        }
+        self.counters.bump(Counter::UntrustedDropped);
+        false
+    }
+}
+
+pub(crate) async fn udp_receiver(
+    socket: Arc<UdpSocket>,
+    inputs: mpsc::Sender<Input>,
+    gate: Arc<Gate>,
+) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     loop {
         match socket.recv_from(&mut buf).await {
+            Ok((_, addr)) if !gate.admits(addr) => {}
             Ok((n, addr)) => {
                 let peer = Peer {
                     transport: TransportKind::Udp,
@@ -42,9 +66,15 @@ pub(crate) async fn udp_receiver(socket: Arc<UdpSocket>, inputs: mpsc::Sender<In
     }
 }
 
-pub(crate) async fn tcp_acceptor(listener: TcpListener, inputs: mpsc::Sender<Input>) {
+pub(crate) async fn tcp_acceptor(
+    listener: TcpListener,
+    inputs: mpsc::Sender<Input>,
+    gate: Arc<Gate>,
+) {
     loop {
         match listener.accept().await {
+            // Closed at once: nothing is read from an untrusted source.
+            Ok((_, addr)) if !gate.admits(addr) => {}
             Ok((stream, addr)) => {
                 tokio::spawn(tcp_connection(stream, addr, inputs.clone()));
             }

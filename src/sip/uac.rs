@@ -17,7 +17,7 @@ use super::wire::{Message, StartLine};
 use crate::privacy::mask_phone;
 
 impl SipCore {
-    pub(crate) fn dial(&mut self, now: Instant, call: CallRef, req: DialRequest) {
+    pub(crate) fn dial(&mut self, now: Instant, call: CallRef, mut req: DialRequest) {
         let fail = |reason: &str| DialResult::Failed {
             status: None,
             reason: reason.into(),
@@ -44,17 +44,24 @@ impl SipCore {
                 result: fail("number is not dialable (digits, +, -, ., *, _ only)"),
             });
         }
-        let call_id = format!("{}@{}", token(), self.cfg.local.ip());
+        let call_id = format!(
+            "{}@{}",
+            token(),
+            self.addresses.sip_addr(trunk.peer.addr.ip()).ip()
+        );
+        // The SDP names the RTP address the trunk can reach (the media socket may be bound
+        // to every interface); kept in the request for re-sent offers.
+        req.local_rtp = self.addresses.rtp_addr(req.local_rtp, trunk.peer.addr.ip());
         let local_tag = token();
         let transport = trunk.peer.transport;
         let invite_uri = format!("sip:{}@{}{}", req.to, trunk.host, trunk.params);
         let local_header = format!("<sip:{}@{}>;tag={local_tag}", req.caller_line, trunk.host);
         let remote_header = format!("<sip:{}@{}>", req.to, trunk.host);
-        let contact = self.contact(&req.caller_line, transport);
+        let contact = self.addresses.contact(&req.caller_line, trunk.peer);
         let origin = SdpOrigin::new(rand::random::<u32>() as u64);
         let ring_timeout = req.ring_timeout.unwrap_or(self.cfg.ring_timeout);
         let b = branch();
-        let via = self.via(transport, &b);
+        let via = self.addresses.via(trunk.peer, &b);
         let cseq = 1;
         let bytes = invite_bytes(
             &invite_uri,
@@ -206,7 +213,6 @@ impl SipCore {
     }
 
     fn on_invite_success(&mut self, now: Instant, call: CallRef, resp: &Message) {
-        let local = self.cfg.local;
         let Some(d) = self.calls.get_mut(&call) else {
             return;
         };
@@ -235,10 +241,7 @@ impl SipCore {
         d.route_set = routes;
         // ACK for 2xx is its own transaction, in the dialog (RFC 3261 §13.2.2.4).
         let b = branch();
-        let via = format!(
-            "SIP/2.0/{} {local};branch={b};rport",
-            d.peer.transport.via_name()
-        );
+        let via = self.addresses.via(d.peer, &b);
         let ack = request(
             &RequestParts {
                 method: "ACK",
@@ -321,11 +324,7 @@ impl SipCore {
             return false;
         };
         d.local_cseq += 1;
-        let via = format!(
-            "SIP/2.0/{} {};branch={b};rport",
-            d.peer.transport.via_name(),
-            self.cfg.local
-        );
+        let via = self.addresses.via(d.peer, &b);
         let offer = sdp::offer(dl.request.local_rtp, d.origin);
         let bytes = invite_bytes(
             &dl.invite_uri,

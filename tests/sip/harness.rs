@@ -43,6 +43,7 @@ pub fn sip_config(p: Ports, max_calls: usize) -> SipConfig {
         rtp_ports: "30000-30100".into(),
         max_calls,
         ring_timeout_secs: 45,
+        ..SipConfig::default()
     }
 }
 
@@ -53,6 +54,7 @@ pub fn trunk_to_sipp(p: Ports) -> TrunkConfig {
         password: "secret".into(),
         channels: 10,
         register: false,
+        ..TrunkConfig::default()
     }
 }
 
