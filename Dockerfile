@@ -24,6 +24,11 @@ USER kenkocall
 WORKDIR /var/lib/kenkocall
 # SIP (UDP and TCP), staff pages, RTP range.
 EXPOSE 5060/udp 5060/tcp 8080/tcp 20000-29999/udp
+# `docker stop` sends this; kenkocall (PID 1 through `exec`) drains: 503 to new calls and
+# OPTIONS probes, calls in progress finish for up to [node] shutdown_grace_secs (30 s),
+# the rest get BYE, then it exits 0. Give it grace + 45 s before Docker's SIGKILL:
+# `docker stop -t 75`, `docker run --stop-timeout 75`, or compose `stop_grace_period: 75s`.
+STOPSIGNAL SIGTERM
 # SIP and RTP bind the container's own address, which is also what SDP advertises.
 ENTRYPOINT ["/bin/sh", "-c", "exec kenkocall --config /etc/kenkocall.toml --sip-listen \"$(hostname -i | cut -d' ' -f1):5060\" \"$@\"", "kenkocall"]
 CMD ["serve"]

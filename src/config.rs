@@ -35,6 +35,8 @@ pub struct Config {
     pub http: HttpConfig,
     pub media: MediaConfig,
     pub ivr: IvrConfig,
+    /// How `serve` stops (SIGTERM, SIGINT, `kenkocall drain`).
+    pub node: NodeConfig,
     /// Engine-wide dialer knobs; per-centre values live in the case store.
     pub dialer: crate::dialer::DialerSettings,
 }
@@ -44,12 +46,56 @@ pub struct Config {
 pub struct DatabaseConfig {
     /// `sqlite://FILE` (embedded default) or `postgres://user@host/db`.
     pub url: String,
+    /// Where report writes are spooled until they land; "" = `kenkocall-spool` next to
+    /// the SQLite file, or in the working directory for PostgreSQL.
+    pub spool_dir: String,
+    /// Report writes held in memory until they land; past it a call waits (hearing
+    /// "please wait").
+    pub journal_capacity: usize,
+    /// A database connection not obtained within this many seconds fails the query.
+    pub acquire_timeout_secs: u64,
+    /// One attempt to land report writes is abandoned (and retried) after this many seconds.
+    pub write_timeout_secs: u64,
 }
 
 impl Default for DatabaseConfig {
     fn default() -> Self {
         Self {
             url: "sqlite://kenkocall.db".into(),
+            spool_dir: String::new(),
+            journal_capacity: 10_000,
+            acquire_timeout_secs: 5,
+            write_timeout_secs: 10,
+        }
+    }
+}
+
+impl DatabaseConfig {
+    /// The report spool directory; `None` for an in-memory SQLite database (which does not
+    /// outlive the process either, so there is nothing to replay into).
+    pub fn spool_dir(&self) -> Option<PathBuf> {
+        if !self.spool_dir.is_empty() {
+            return Some(PathBuf::from(&self.spool_dir));
+        }
+        let Some(rest) = self.url.strip_prefix("sqlite:") else {
+            return Some(PathBuf::from("kenkocall-spool"));
+        };
+        let path = rest.trim_start_matches("//");
+        let path = path.split('?').next().unwrap_or_default();
+        if path.is_empty() || path.contains(":memory:") || self.url.contains("mode=memory") {
+            return None;
+        }
+        let parent = Path::new(path).parent().unwrap_or(Path::new(""));
+        Some(parent.join("kenkocall-spool"))
+    }
+
+    /// How the report writer is set up.
+    pub fn writer(&self) -> crate::store::WriterConfig {
+        crate::store::WriterConfig {
+            spool_dir: self.spool_dir(),
+            capacity: self.journal_capacity,
+            write_timeout: std::time::Duration::from_secs(self.write_timeout_secs.max(1)),
+            database: redact_url_password(&self.url),
         }
     }
 }
@@ -64,6 +110,10 @@ pub struct SipConfig {
     pub rtp_ports: String,
     /// Concurrent calls this node carries; past it INVITEs get 503.
     pub max_calls: usize,
+    /// Inbound calls one source address may hold before they are confirmed (ACKed);
+    /// past it INVITEs from that address get 503. Confirmed calls do not count, so a trunk
+    /// or SBC carrying many calls from one address is not limited by it.
+    pub max_unconfirmed_calls_per_source: usize,
     /// Ring timeout for outbound calls, seconds.
     pub ring_timeout_secs: u64,
     /// The address a NAT maps to us (cloud VM, Docker, office router): named in Via,
@@ -74,6 +124,19 @@ pub struct SipConfig {
     pub local_nets: Vec<Cidr>,
     /// Sources allowed to send SIP; anything else is dropped unanswered (empty = anyone).
     pub trusted_sources: Vec<Cidr>,
+    /// Largest SIP header section accepted (UDP and TCP), bytes.
+    pub max_header_bytes: usize,
+    /// Largest SIP body accepted, bytes; a larger Content-Length gets 413 unread.
+    pub max_body_bytes: usize,
+    /// Accepted TCP connections open at once; past it new ones are reset.
+    pub tcp_max_connections: usize,
+    /// Accepted TCP connections one source (IPv4 address, IPv6 /64) may hold open.
+    pub tcp_max_connections_per_source: usize,
+    /// A message begun on TCP (and an accepted connection's first one) must arrive
+    /// whole within this many seconds (slowloris).
+    pub tcp_message_timeout_secs: u64,
+    /// A TCP connection without a byte (keep-alives count) for this long is closed.
+    pub tcp_idle_timeout_secs: u64,
 }
 
 impl Default for SipConfig {
@@ -83,10 +146,17 @@ impl Default for SipConfig {
             inbound_numbers: vec!["05031980214".into()],
             rtp_ports: "20000-29999".into(),
             max_calls: 3000,
+            max_unconfirmed_calls_per_source: 4,
             ring_timeout_secs: 45,
             public_address: None,
             local_nets: Cidr::private_and_loopback(),
             trusted_sources: Vec::new(),
+            max_header_bytes: 16 * 1024,
+            max_body_bytes: 64 * 1024,
+            tcp_max_connections: 1024,
+            tcp_max_connections_per_source: 32,
+            tcp_message_timeout_secs: 10,
+            tcp_idle_timeout_secs: 600,
         }
     }
 }
@@ -107,6 +177,26 @@ impl SipConfig {
             return Err(bad());
         }
         Ok(lo..=hi)
+    }
+
+    /// Zero for any transport limit would refuse everything (or close every connection
+    /// at once): a typo, not a policy.
+    pub fn validate_limits(&self) -> Result<(), ConfigError> {
+        let keys = [
+            ("max_header_bytes", self.max_header_bytes as u64),
+            ("max_body_bytes", self.max_body_bytes as u64),
+            ("tcp_max_connections", self.tcp_max_connections as u64),
+            (
+                "tcp_max_connections_per_source",
+                self.tcp_max_connections_per_source as u64,
+            ),
+            ("tcp_message_timeout_secs", self.tcp_message_timeout_secs),
+            ("tcp_idle_timeout_secs", self.tcp_idle_timeout_secs),
+        ];
+        match keys.iter().find(|(_, v)| *v == 0) {
+            Some((key, _)) => Err(ConfigError::Invalid(format!("sip.{key} must be above 0"))),
+            None => Ok(()),
+        }
     }
 }
 
@@ -156,6 +246,12 @@ pub struct HttpConfig {
     /// Mark session cookies `Secure` (HTTPS only; browsers also accept them on
     /// localhost). Turn off only for plain HTTP on a trusted network.
     pub secure_cookies: bool,
+    /// Reverse proxies whose `X-Forwarded-For` names the client. Empty: the socket's peer
+    /// is the client (login throttling per source address uses it).
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Password checks (argon2, on the blocking pool) running at once; logins beyond them
+    /// and a short queue get 503 at once. 0 = half the CPU cores, at least 1.
+    pub login_checks_at_once: usize,
 }
 
 impl Default for HttpConfig {
@@ -163,7 +259,20 @@ impl Default for HttpConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             secure_cookies: true,
+            trusted_proxies: Vec::new(),
+            login_checks_at_once: 0,
         }
+    }
+}
+
+impl HttpConfig {
+    /// [`Self::login_checks_at_once`] with 0 resolved to half the cores (at least 1).
+    pub fn login_checks(&self) -> usize {
+        if self.login_checks_at_once > 0 {
+            return self.login_checks_at_once;
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        (cores / 2).max(1)
     }
 }
 
@@ -172,11 +281,20 @@ impl Default for HttpConfig {
 pub struct MediaConfig {
     /// No RTP from the peer for this long ends the call as a media timeout.
     pub timeout_secs: u64,
+    /// RTP from another source than the SDP's is accepted only after this many
+    /// consecutive packets of one SSRC (strict RTP probation).
+    pub rtp_probation_packets: u16,
+    /// ... and only once the current source has been silent this long (milliseconds).
+    pub rtp_source_quiet_ms: u64,
 }
 
 impl Default for MediaConfig {
     fn default() -> Self {
-        Self { timeout_secs: 30 }
+        Self {
+            timeout_secs: 30,
+            rtp_probation_packets: 4,
+            rtp_source_quiet_ms: 2000,
+        }
     }
 }
 
@@ -190,6 +308,10 @@ pub struct IvrConfig {
     /// Voice-guidance languages; every prompt must exist in each (checked at start-up),
     /// and the inbound language menu may offer only these.
     pub languages: Vec<Language>,
+    /// A save not durable after this many milliseconds plays "please wait" to the caller.
+    pub please_wait_after_ms: u64,
+    /// When wrong HER-SYS ID + birthday answers lock the health-call line.
+    pub lockout: LockoutConfig,
 }
 
 impl Default for IvrConfig {
@@ -198,13 +320,64 @@ impl Default for IvrConfig {
             prompts_dir: "prompts".into(),
             dialplans_dir: "dialplans".into(),
             languages: Language::ALL.to_vec(),
+            please_wait_after_ms: 700,
+            lockout: LockoutConfig::default(),
         }
+    }
+}
+
+/// Identification failures on the health-call line within `window_minutes` that lock it
+/// for `window_minutes`: for one calling number and HER-SYS ID together, for one calling
+/// number whatever the ID, and (higher, so strangers cannot easily lock a patient out) for
+/// one HER-SYS ID whatever the number. The rule itself is `engine::identity`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LockoutConfig {
+    pub window_minutes: u32,
+    pub per_number_and_id: u32,
+    pub per_number: u32,
+    pub per_id: u32,
+}
+
+impl Default for LockoutConfig {
+    fn default() -> Self {
+        Self {
+            window_minutes: 60,
+            per_number_and_id: 5,
+            per_number: 10,
+            per_id: 20,
+        }
+    }
+}
+
+impl LockoutConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let all = [
+            self.window_minutes,
+            self.per_number_and_id,
+            self.per_number,
+            self.per_id,
+        ];
+        if all.contains(&0) {
+            return Err(ConfigError::Invalid(
+                "ivr.lockout: every value must be at least 1".into(),
+            ));
+        }
+        if self.per_id <= self.per_number_and_id {
+            return Err(ConfigError::Invalid(
+                "ivr.lockout.per_id must be higher than per_number_and_id, or anyone who knows \
+                 an ID locks its patient out as fast as a wrong caller"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 }
 
 impl IvrConfig {
     /// At least one language, none twice (unknown codes are refused when parsing).
     fn validate(&self) -> Result<(), ConfigError> {
+        self.lockout.validate()?;
         if self.languages.is_empty() {
             return Err(ConfigError::Invalid(
                 "ivr.languages: at least one language is needed".into(),
@@ -218,6 +391,22 @@ impl IvrConfig {
             }
         }
         Ok(())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct NodeConfig {
+    /// On SIGTERM, SIGINT or `kenkocall drain`, calls in progress may go on this long
+    /// (seconds) while new ones are refused; then the rest are ended with BYE.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for NodeConfig {
+    fn default() -> Self {
+        Self {
+            shutdown_grace_secs: 30,
+        }
     }
 }
 
@@ -300,6 +489,7 @@ impl Config {
 
     pub fn validate(&self) -> Result<(), ConfigError> {
         self.sip.rtp_port_range()?;
+        self.sip.validate_limits()?;
         self.ivr.validate()?;
         self.dialer
             .validate()
@@ -307,6 +497,11 @@ impl Config {
         if self.caller_lines.iter().any(|l| l.number.trim().is_empty()) {
             return Err(ConfigError::Invalid(
                 "caller_lines: every line needs a number".into(),
+            ));
+        }
+        if self.database.journal_capacity == 0 {
+            return Err(ConfigError::Invalid(
+                "database.journal_capacity must be at least 1".into(),
             ));
         }
         if !(self.database.url.starts_with("sqlite:")
@@ -438,6 +633,23 @@ listen = "127.0.0.1:9090"
         assert!(empty.to_string().contains("at least one"), "{empty}");
         let twice = parse("[ivr]\nlanguages = [\"en\", \"en\"]\n").unwrap_err();
         assert!(twice.to_string().contains("en is listed twice"), "{twice}");
+    }
+
+    #[test]
+    fn lockout_and_http_keys_parse_and_nonsense_is_refused() {
+        let cfg = parse(
+            "[http]\ntrusted_proxies = [\"10.0.0.1\", \"::1\"]\nlogin_checks_at_once = 3\n\
+             [ivr.lockout]\nper_id = 30\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.http.trusted_proxies.len(), 2);
+        assert_eq!(cfg.http.login_checks(), 3);
+        assert_eq!(cfg.ivr.lockout.per_id, 30);
+        assert_eq!(cfg.ivr.lockout.per_number_and_id, 5);
+        assert!(Config::defaults().http.login_checks() >= 1);
+        assert!(parse("[http]\ntrusted_proxies = [\"proxy\"]\n").is_err());
+        assert!(parse("[ivr.lockout]\nper_id = 5\n").is_err());
+        assert!(parse("[ivr.lockout]\nwindow_minutes = 0\n").is_err());
     }
 
     #[test]

@@ -120,14 +120,19 @@ async fn an_expired_lease_is_taken_back_and_the_old_holder_is_refused() {
         "nothing was dialled, so attempt 1 is still free"
     );
     assert_eq!(
-        q.begin_attempt(&old, LINE, t0 + LEASE).await,
+        q.begin_attempt(&old, LINE, "c1@127.0.0.1", t0 + LEASE)
+            .await,
         Err(QueueError::LeaseLost(old.key))
     );
     assert_eq!(
         q.renew(&old, t0 + LEASE, LEASE).await,
         Err(QueueError::LeaseLost(old.key))
     );
-    assert!(q.begin_attempt(&new, LINE, t0 + LEASE).await.is_ok());
+    assert!(
+        q.begin_attempt(&new, LINE, "c1@127.0.0.1", t0 + LEASE)
+            .await
+            .is_ok()
+    );
 }
 
 #[tokio::test]
@@ -153,7 +158,7 @@ async fn crash_mid_call_never_dials_the_same_attempt_number_twice() {
     let q = queue_with(1).await;
     let t0 = utc(NINE);
     let a = q.claim(&w("a"), t0, LEASE, 1).await.unwrap().remove(0);
-    q.begin_attempt(&a, LINE, t0).await.unwrap();
+    q.begin_attempt(&a, LINE, "c1@127.0.0.1", t0).await.unwrap();
     // Node a dies here. Node b takes the job back after the lease.
     let t1 = t0 + LEASE;
     let b = q.claim(&w("b"), t1, LEASE, 1).await.unwrap().remove(0);
@@ -165,7 +170,7 @@ async fn crash_mid_call_never_dials_the_same_attempt_number_twice() {
     let mut replay = b.clone();
     replay.attempt = 1;
     assert!(matches!(
-        q.begin_attempt(&replay, LINE, t1).await,
+        q.begin_attempt(&replay, LINE, "c1@127.0.0.1", t1).await,
         Err(QueueError::AttemptAlreadyBegun { attempt: 1, .. })
     ));
     // The rules make b wait the failed-call offset, then attempt 2 goes ahead.
@@ -188,7 +193,9 @@ async fn crash_mid_call_never_dials_the_same_attempt_number_twice() {
         claim_decision(&c, Some(&patient), until, &cfg),
         ClaimDecision::Dial { attempt: 2 }
     );
-    q.begin_attempt(&c, LINE, until).await.unwrap();
+    q.begin_attempt(&c, LINE, "c1@127.0.0.1", until)
+        .await
+        .unwrap();
     assert_eq!(q.attempts(&key(1)).len(), 2);
 }
 
@@ -197,7 +204,7 @@ async fn finished_attempt_schedules_the_retry_and_records_the_outcome() {
     let q = queue_with(1).await;
     let t0 = utc(NINE);
     let j = q.claim(&w("a"), t0, LEASE, 1).await.unwrap().remove(0);
-    q.begin_attempt(&j, LINE, t0).await.unwrap();
+    q.begin_attempt(&j, LINE, "c1@127.0.0.1", t0).await.unwrap();
     let ended = t0 + TimeDelta::seconds(40);
     let retry_at = ended + TimeDelta::minutes(5);
     let result = AttemptResult::decide(

@@ -143,7 +143,8 @@ async fn an_expired_lease_is_taken_back_and_the_old_holder_is_refused() {
         assert_eq!((new.key, new.attempt), (old.key, 1));
         assert_ne!(new.lease, old.lease);
         assert_eq!(
-            s.begin_attempt(&old, LINE, t0 + LEASE).await,
+            s.begin_attempt(&old, LINE, "c1@127.0.0.1", t0 + LEASE)
+                .await,
             Err(QueueError::LeaseLost(old.key))
         );
         assert_eq!(
@@ -152,10 +153,15 @@ async fn an_expired_lease_is_taken_back_and_the_old_holder_is_refused() {
         );
         let until = s.renew(&new, t0 + LEASE, LEASE).await.unwrap();
         assert_eq!(until, t0 + LEASE + LEASE);
-        s.begin_attempt(&new, LINE, t0 + LEASE).await.unwrap();
+        s.begin_attempt(&new, LINE, "c1@127.0.0.1", t0 + LEASE)
+            .await
+            .unwrap();
         let r = &rows(&s).await[0];
         assert_eq!(r.state, AttemptState::Dialing);
         assert_eq!(r.caller_line.as_deref(), Some(LINE));
+        // The Call-ID is written with `dialing`, before any INVITE: a crash from here on
+        // leaves the attempt linked to the reports of its call.
+        assert_eq!(r.sip_call_id.as_deref(), Some("c1@127.0.0.1"));
         assert_eq!(r.lease_owner.as_deref(), Some("b"));
     })
     .await;
@@ -167,7 +173,7 @@ async fn crash_mid_call_never_dials_the_same_attempt_number_twice() {
         let p = planned(&s, 1).await[0];
         let t0 = utc(NINE);
         let a = s.claim(&w("a"), t0, LEASE, 1).await.unwrap().remove(0);
-        s.begin_attempt(&a, LINE, t0).await.unwrap();
+        s.begin_attempt(&a, LINE, "c1@127.0.0.1", t0).await.unwrap();
         // Node a dies mid-call; node b takes the job back when the lease runs out.
         let t1 = t0 + LEASE;
         let b = s.claim(&w("b"), t1, LEASE, 1).await.unwrap().remove(0);
@@ -179,7 +185,11 @@ async fn crash_mid_call_never_dials_the_same_attempt_number_twice() {
         // Attempt 1 can never begin again, whoever asks.
         let mut replay = b.clone();
         replay.attempt = 1;
-        assert!(s.begin_attempt(&replay, LINE, t1).await.is_err());
+        assert!(
+            s.begin_attempt(&replay, LINE, "c1@127.0.0.1", t1)
+                .await
+                .is_err()
+        );
         let cfg = PlanConfig::default();
         let ClaimDecision::Wait { until } = claim_decision(&b, Some(&snapshot(p)), t1, &cfg) else {
             panic!("an interrupted attempt waits the failed-call offset");
@@ -190,7 +200,9 @@ async fn crash_mid_call_never_dials_the_same_attempt_number_twice() {
         assert!(s.claim(&w("b"), before, LEASE, 1).await.unwrap().is_empty());
         let c = s.claim(&w("b"), until, LEASE, 1).await.unwrap().remove(0);
         assert_eq!((c.attempt, c.interrupted), (2, None));
-        s.begin_attempt(&c, LINE, until).await.unwrap();
+        s.begin_attempt(&c, LINE, "c1@127.0.0.1", until)
+            .await
+            .unwrap();
         assert_eq!(rows(&s).await.len(), 2);
     })
     .await;
@@ -202,7 +214,7 @@ async fn finished_attempt_schedules_the_retry_and_records_line_times_outcome_cal
         planned(&s, 1).await;
         let t0 = utc(NINE);
         let j = s.claim(&w("a"), t0, LEASE, 1).await.unwrap().remove(0);
-        s.begin_attempt(&j, LINE, t0).await.unwrap();
+        s.begin_attempt(&j, LINE, "c1@127.0.0.1", t0).await.unwrap();
         let ended = t0 + TimeDelta::seconds(40);
         let retry_at = ended + TimeDelta::minutes(5);
         let result = AttemptResult::decide(

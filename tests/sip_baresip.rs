@@ -73,6 +73,7 @@ async fn engine_calls_baresip_which_auto_answers() {
             caller_line: "05031980215".into(),
             local_rtp: local_rtp(p),
             ring_timeout: Some(Duration::from_secs(10)),
+            call_id: None,
         }),
     )
     .await

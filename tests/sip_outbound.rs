@@ -15,6 +15,7 @@ fn request(p: Ports, ring_timeout: Option<Duration>) -> DialRequest {
         caller_line: "05031980215".into(),
         local_rtp: local_rtp(p),
         ring_timeout,
+        call_id: None,
     }
 }
 

@@ -23,6 +23,9 @@ pub struct Metrics {
     dtmf_sip_info: AtomicU64,
     sip_errors: AtomicU64,
     untrusted_dropped: AtomicU64,
+    invites_rejected_capacity: AtomicU64,
+    invites_rejected_per_source: AtomicU64,
+    rtp_refused: AtomicU64,
     planner_lag_ms: AtomicU64,
 }
 
@@ -62,6 +65,20 @@ impl Metrics {
     /// `sip.trusted_sources`, copied from the SIP layer's counters.
     pub fn set_untrusted_dropped(&self, total: u64) {
         self.untrusted_dropped.store(total, Ordering::Relaxed);
+    }
+
+    /// INVITEs refused with 503: at `max_calls`, and because their source held too many
+    /// calls not yet ACKed; copied from the SIP layer's counters.
+    pub fn set_invites_rejected(&self, at_capacity: u64, per_source: u64) {
+        self.invites_rejected_capacity
+            .store(at_capacity, Ordering::Relaxed);
+        self.invites_rejected_per_source
+            .store(per_source, Ordering::Relaxed);
+    }
+
+    /// Valid RTP refused by strict source latching, copied from the media engine.
+    pub fn set_rtp_refused(&self, total: u64) {
+        self.rtp_refused.store(total, Ordering::Relaxed);
     }
 
     /// How far the dialer's planner is behind its schedule (0 when on time).
@@ -106,6 +123,22 @@ impl Metrics {
              # TYPE kenkocall_sip_untrusted_dropped_total counter\n\
              kenkocall_sip_untrusted_dropped_total {}",
             load(&self.untrusted_dropped)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP kenkocall_sip_invites_rejected_total INVITEs refused with 503, by reason.\n\
+             # TYPE kenkocall_sip_invites_rejected_total counter\n\
+             kenkocall_sip_invites_rejected_total{{reason=\"capacity\"}} {}\n\
+             kenkocall_sip_invites_rejected_total{{reason=\"per_source\"}} {}",
+            load(&self.invites_rejected_capacity),
+            load(&self.invites_rejected_per_source)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP kenkocall_rtp_refused_packets_total Valid RTP refused by strict source latching (another source, or on probation).\n\
+             # TYPE kenkocall_rtp_refused_packets_total counter\n\
+             kenkocall_rtp_refused_packets_total {}",
+            load(&self.rtp_refused)
         );
         let _ = writeln!(
             out,

@@ -3,8 +3,10 @@
 
 mod demo;
 mod dialer;
+mod node;
 mod patients;
 mod reports;
+mod serve;
 mod staff;
 
 use std::io::Write;
@@ -51,8 +53,14 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Run the engine: SIP, media, IVR, the case store and the auto-call dialer (the
-    /// health-call line answers; patients are called at their slots).
+    /// health-call line answers; patients are called at their slots). SIGTERM, SIGINT
+    /// and `kenkocall drain` stop it gracefully (see `[node] shutdown_grace_secs`).
     Serve,
+    /// Drain a running node (by default the one on this host): it refuses new calls
+    /// (503 to INVITE and OPTIONS), stops dialling, lets its calls finish, then exits.
+    Drain(node::DrainArgs),
+    /// The nodes running on this case store (heartbeat, draining).
+    Nodes(node::NodesArgs),
     /// Run everything on loopback with simulated phones and print the results: one
     /// auto-call slot (six scripted patients) and one health-call for two people. Needs no
     /// configuration; ends by itself in about a minute.
@@ -67,7 +75,8 @@ pub enum Command {
     /// A health centre's call slots.
     #[command(subcommand)]
     Slots(dialer::SlotsCommand),
-    /// Call one patient now, outside the schedule (to test a number).
+    /// Call one patient now, outside the schedule (to test a number): a running node
+    /// places the call; prints the outcome.
     CallNow(dialer::CallNowArgs),
     /// Health reports, newest last.
     Reports(reports::ReportsArgs),
@@ -111,9 +120,12 @@ fn load_config(cli: &Cli) -> anyhow::Result<Config> {
 
 /// Opens the case store and brings its schema up to date.
 async fn open_store(cfg: &Config) -> anyhow::Result<Store> {
-    let store = Store::connect(&cfg.database.url)
-        .await
-        .context("cannot open the case store")?;
+    let store = Store::connect_with_timeout(
+        &cfg.database.url,
+        std::time::Duration::from_secs(cfg.database.acquire_timeout_secs.max(1)),
+    )
+    .await
+    .context("cannot open the case store")?;
     store
         .migrate()
         .await
@@ -125,7 +137,9 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
     let cfg = load_config(&cli)?;
     let mut out = std::io::stdout();
     match &cli.command {
-        Command::Serve => serve(&cfg).await,
+        Command::Serve => serve::run(&cfg).await,
+        Command::Drain(args) => node::drain(args, &cfg, &open_store(&cfg).await?).await,
+        Command::Nodes(args) => node::nodes(args, &open_store(&cfg).await?).await,
         Command::Demo => demo::run().await,
         Command::Migrate => {
             open_store(&cfg).await?;
@@ -143,49 +157,4 @@ pub async fn run(cli: Cli) -> anyhow::Result<ExitCode> {
             Ok(ExitCode::SUCCESS)
         }
     }
-}
-
-async fn serve(cfg: &Config) -> anyhow::Result<ExitCode> {
-    let store = open_store(cfg).await?;
-    let store_for_admin = store.clone();
-    let engine = kenkocall::engine::Engine::start(cfg, store.clone())
-        .await
-        .context("cannot start the engine")?;
-    let dialer = if cfg.dialer.enabled {
-        let clock =
-            kenkocall::dialer::node::Clock::scaled(chrono::Utc::now(), cfg.dialer.time_scale);
-        let node = format!("node-{}", std::process::id());
-        Some(
-            kenkocall::dialer::node::DialerNode::start(&node, engine.clone(), store, cfg, clock)
-                .context("cannot start the dialer")?,
-        )
-    } else {
-        None
-    };
-    let mut admin_state =
-        kenkocall::admin::AdminState::new(store_for_admin, engine.metrics().clone());
-    admin_state.secure_cookies = cfg.http.secure_cookies;
-    let http = tokio::net::TcpListener::bind(cfg.http.listen)
-        .await
-        .with_context(|| format!("cannot listen for the staff pages on {}", cfg.http.listen))?;
-    let pages = tokio::spawn(async move {
-        if let Err(e) = axum::serve(http, kenkocall::admin::router(admin_state)).await {
-            tracing::error!(error = %e, "staff pages stopped");
-        }
-    });
-    tracing::info!(sip = %engine.sip_addr(), http = %cfg.http.listen, "kenkocall serving; Ctrl-C stops");
-    eprintln!(
-        "kenkocall: SIP on {} (UDP and TCP), staff pages on http://{}; Ctrl-C stops",
-        engine.sip_addr(),
-        cfg.http.listen
-    );
-    tokio::signal::ctrl_c()
-        .await
-        .context("cannot wait for Ctrl-C")?;
-    if let Some(d) = dialer {
-        d.shutdown().await;
-    }
-    pages.abort();
-    engine.shutdown().await;
-    Ok(ExitCode::SUCCESS)
 }

@@ -65,6 +65,8 @@ impl SimulatedPhones {
             inbound_numbers: phones.keys().cloned().collect(),
             rtp_ports: rtp_ports.to_string(),
             max_calls: 100,
+            // Every call comes from the engine under test: one source.
+            max_unconfirmed_calls_per_source: 100,
             ring_timeout_secs: 30,
             ..SipConfig::default()
         };
@@ -112,6 +114,7 @@ impl SimulatedPhones {
                 caller_line: from.to_string(),
                 local_rtp: reservation.local_addr(),
                 ring_timeout: Some(Duration::from_secs(10)),
+                call_id: None,
             })
             .await?;
         let label = outcome.result.label();
@@ -185,7 +188,9 @@ async fn route(inner: Arc<Inner>, mut events: mpsc::Receiver<SipEvent>) {
                     let _ = tx.send(());
                 }
             }
-            SipEvent::MediaChanged { .. } | SipEvent::Digit { .. } => {}
+            SipEvent::MediaChanged { .. }
+            | SipEvent::Digit { .. }
+            | SipEvent::CallConfirmed { .. } => {}
         }
     }
 }

@@ -196,6 +196,7 @@ impl JobQueue for InMemoryJobQueue {
         &self,
         job: &ClaimedJob,
         line: &str,
+        sip_call_id: &str,
         now: DateTime<Utc>,
     ) -> Result<(), QueueError> {
         let mut g = self.lock();
@@ -214,7 +215,7 @@ impl JobQueue for InMemoryJobQueue {
             started_at: now,
             ended_at: None,
             outcome: None,
-            sip_call_id: None,
+            sip_call_id: Some(sip_call_id.to_string()),
         });
         Ok(())
     }

@@ -219,12 +219,15 @@ pub trait JobQueue: Send + Sync {
         until: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), QueueError>> + Send;
 
-    /// Records that attempt `job.attempt` starts now on `line`. Call before dialling;
-    /// on any error, do not dial.
+    /// Records that attempt `job.attempt` starts now on `line` with the SIP Call-ID its
+    /// INVITE will carry, in one write: so a node that dies mid-call leaves the attempt
+    /// `dialing` with its Call-ID, linked to any report the call wrote. Call before
+    /// dialling; on any error, do not dial.
     fn begin_attempt(
         &self,
         job: &ClaimedJob,
         line: &str,
+        sip_call_id: &str,
         now: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), QueueError>> + Send;
 

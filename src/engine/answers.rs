@@ -1,17 +1,16 @@
-//! Carries the IVR's answers into the case store as the call goes: the first answer of a
-//! person creates their report (partial), each later one updates it, the last marks it
-//! complete. A store failure is logged and the call goes on: the caller must not be
-//! punished for our database, and what was saved stays saved.
+//! Turns the IVR's answers into journaled report writes: each keyed answer and each
+//! completion becomes a [`ReportWrite`] for the node's [`ReportWriter`], which keeps it
+//! (memory + fsync'd spool) until the case store has it. The call never waits for the
+//! database, only for the write to be durable (see `call_runner.rs` for "please wait").
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use chrono::Utc;
 
 use crate::ivr::{AnswerValue, PersonIndex};
 use crate::privacy::mask_hersys_id;
-use crate::store::{
-    Answer, AttemptId, Channel, PatientId, ReportCall, ReportId, Store, StoreError, Symptom,
-};
+use crate::store::journal::{ReportKey, ReportWrite};
+use crate::store::{Answer, AttemptId, Channel, PatientId, ReportWriter, Symptom, WriterError};
 
 /// Who a person of this call is, once known (verified, or dialled).
 #[derive(Debug, Clone)]
@@ -22,32 +21,32 @@ pub struct KnownPerson {
 
 /// The reports of one call, one per person.
 pub struct CallReports {
-    store: Store,
+    writer: ReportWriter,
     channel: Channel,
     question_set: String,
-    call: ReportCall,
+    sip_call_id: String,
+    attempt: Option<AttemptId>,
     persons: HashMap<PersonIndex, KnownPerson>,
-    reports: HashMap<PersonIndex, ReportId>,
+    /// Persons with at least one answer journaled (their report exists or will).
+    started: HashSet<PersonIndex>,
 }
 
 impl CallReports {
     pub fn new(
-        store: Store,
+        writer: ReportWriter,
         channel: Channel,
         question_set: &str,
         sip_call_id: &str,
         attempt: Option<AttemptId>,
     ) -> Self {
         Self {
-            store,
+            writer,
             channel,
             question_set: question_set.to_string(),
-            call: ReportCall {
-                call_id: sip_call_id.to_string(),
-                attempt_id: attempt,
-            },
+            sip_call_id: sip_call_id.to_string(),
+            attempt,
             persons: HashMap::new(),
-            reports: HashMap::new(),
+            started: HashSet::new(),
         }
     }
 
@@ -59,62 +58,77 @@ impl CallReports {
         self.persons.get(&index)
     }
 
-    /// Reports written in this call (complete or not).
+    /// Reports begun in this call (complete or not).
     pub fn report_count(&self) -> usize {
-        self.reports.len()
+        self.started.len()
     }
 
-    pub async fn save(&mut self, index: PersonIndex, question: &str, value: AnswerValue) {
+    pub fn writer(&self) -> &ReportWriter {
+        &self.writer
+    }
+
+    fn key(&self, person: &KnownPerson) -> ReportKey {
+        ReportKey {
+            patient: person.patient,
+            call_id: self.sip_call_id.clone(),
+        }
+    }
+
+    /// The write saving one keyed answer; `None` (logged) when it cannot be saved.
+    pub fn answer_write(
+        &mut self,
+        index: PersonIndex,
+        question: &str,
+        value: AnswerValue,
+    ) -> Option<ReportWrite> {
         let Some(person) = self.persons.get(&index) else {
             tracing::error!(
                 person = index,
                 "answer for a person not verified; not saved"
             );
-            return;
+            return None;
         };
         let Some(answer) = to_store_answer(question, value) else {
             tracing::error!(
                 question,
                 "answer the case store has no column for; not saved"
             );
-            return;
+            return None;
         };
-        let now = Utc::now();
-        let result = match self.reports.get(&index) {
-            Some(report) => self.store.record_answer(*report, answer, now).await,
-            None => self
-                .store
-                .start_report(
-                    person.patient,
-                    self.channel,
-                    &self.question_set,
-                    &self.call,
-                    answer,
-                    now,
-                )
-                .await
-                .map(|id| {
-                    self.reports.insert(index, id);
-                }),
+        let write = ReportWrite::Answer {
+            report: self.key(person),
+            channel: self.channel,
+            question_set: self.question_set.clone(),
+            attempt: self.attempt,
+            answer,
+            at_ms: Utc::now().timestamp_millis(),
         };
-        if let Err(e) = result {
-            log_failure(&person.hersys_id, "save answer", &e);
-        }
+        self.started.insert(index);
+        Some(write)
     }
 
-    pub async fn complete(&mut self, index: PersonIndex) {
-        let (Some(report), Some(person)) = (self.reports.get(&index), self.persons.get(&index))
-        else {
-            return;
-        };
-        if let Err(e) = self.store.complete_report(*report, Utc::now()).await {
-            log_failure(&person.hersys_id, "complete report", &e);
+    /// The write completing a person's report, journaled after their answers.
+    pub fn completion_write(&self, index: PersonIndex) -> Option<ReportWrite> {
+        let person = self.persons.get(&index)?;
+        if !self.started.contains(&index) {
+            return None;
         }
+        Some(ReportWrite::Complete {
+            report: self.key(person),
+            at_ms: Utc::now().timestamp_millis(),
+        })
     }
-}
 
-fn log_failure(hersys_id: &str, what: &str, e: &StoreError) {
-    tracing::error!(patient = %mask_hersys_id(hersys_id), error = %e, "cannot {what}");
+    /// Logs a write the writer did not accept (it is closed: the node is stopping).
+    pub fn log_refused(&self, write: &ReportWrite, e: &WriterError) {
+        let who = self
+            .persons
+            .values()
+            .find(|p| p.patient == write.report().patient)
+            .map(|p| mask_hersys_id(&p.hersys_id))
+            .unwrap_or_default();
+        tracing::error!(patient = %who, error = %e, "report write not journaled");
+    }
 }
 
 /// Maps a question id and keyed value onto the store's answer columns.

@@ -2,7 +2,8 @@
 //! carries out what it asks (play, timers, identity checks, saves, hang-up). All flow
 //! decisions are the interpreter's; this file only moves events and actions.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, VecDeque};
+use std::future::Future;
 use std::sync::Arc;
 
 use tokio::sync::mpsc::UnboundedReceiver;
@@ -12,9 +13,16 @@ use super::EngineShared;
 use super::answers::{CallReports, KnownPerson};
 use super::identity::check_identity;
 use super::registry::CallSignal;
-use crate::ivr::{Action, CallOutcome, Event, Interpreter, PlayId, PromptRef, TimerId};
+use crate::ivr::{
+    Action, CallOutcome, Event, Interpreter, PLEASE_WAIT, PlayId, PromptRef, TimerId,
+};
 use crate::media::{MediaEvent, MediaHandle, Prompt};
 use crate::sip::CallRef;
+use crate::store::WriterError;
+use crate::store::journal::{ReportWrite, Seq};
+
+/// Pause between two "please wait" prompts while a save is still not durable.
+const PLEASE_WAIT_GAP: std::time::Duration = std::time::Duration::from_secs(2);
 
 /// One answered call with its media, ready to run.
 pub struct CallRunner {
@@ -43,6 +51,8 @@ struct State {
     /// We or the far end ended the SIP call already.
     call_over: bool,
     remote_hangup: bool,
+    /// Media events that came while a save was waited for, in order.
+    deferred: VecDeque<Option<MediaEvent>>,
 }
 
 impl CallRunner {
@@ -52,6 +62,7 @@ impl CallRunner {
             playing: None,
             call_over: false,
             remote_hangup: false,
+            deferred: VecDeque::new(),
         };
         self.shared.metrics.call_started();
         let outcome = loop {
@@ -119,8 +130,16 @@ impl CallRunner {
                     person,
                     question,
                     value,
-                } => self.reports.save(person, &question, value).await,
-                Action::CompleteReport { person, .. } => self.reports.complete(person).await,
+                } => {
+                    if let Some(write) = self.reports.answer_write(person, &question, value) {
+                        self.journal(write, st).await;
+                    }
+                }
+                Action::CompleteReport { person, .. } => {
+                    if let Some(write) = self.reports.completion_write(person) {
+                        self.journal(write, st).await;
+                    }
+                }
                 Action::MarkWrongNumber => self.mark_wrong_number().await,
                 Action::HangUp => {
                     if !st.call_over {
@@ -134,29 +153,104 @@ impl CallRunner {
         None
     }
 
+    /// Hands a report write to the node's writer and waits until it is durable (spooled):
+    /// normally a few milliseconds. If it takes longer (slow disk, journal full while the
+    /// database is down) the caller hears "please wait" instead of silence; keys pressed
+    /// meanwhile are kept for the IVR in order.
+    async fn journal(&mut self, write: ReportWrite, st: &mut State) {
+        let writer = self.reports.writer().clone();
+        let submit = writer.submit(write.clone());
+        tokio::pin!(submit);
+        let result = match tokio::time::timeout(self.shared.please_wait_after, &mut submit).await {
+            Ok(r) => r,
+            Err(_) => self.wait_with_prompt(submit, st).await,
+        };
+        if let Err(e) = result {
+            self.reports.log_refused(&write, &e);
+        }
+    }
+
+    async fn wait_with_prompt(
+        &mut self,
+        mut submit: std::pin::Pin<&mut impl Future<Output = Result<Seq, WriterError>>>,
+        st: &mut State,
+    ) -> Result<Seq, WriterError> {
+        let lang = self.interpreter.language();
+        // Only into silence: while an IVR prompt plays the caller is not left wondering.
+        let prompt = st
+            .playing
+            .is_none()
+            .then(|| self.shared.prompts.get(lang.as_str(), PLEASE_WAIT))
+            .flatten();
+        let mut ours_playing = false;
+        let mut replay_at = prompt.as_ref().map(|_| Instant::now());
+        tracing::info!(call = self.call.0, "report save slow: caller asked to wait");
+        loop {
+            tokio::select! {
+                r = &mut submit => {
+                    if ours_playing {
+                        // No PlaybackFinished follows a stop: nothing stray reaches the IVR.
+                        let _ = self.media.stop_playback();
+                    }
+                    return r;
+                }
+                _ = sleep_until(replay_at.unwrap_or_else(far_future)), if replay_at.is_some() => {
+                    replay_at = None;
+                    if let Some(p) = prompt.clone() {
+                        tracing::debug!(call = self.call.0, prompts = PLEASE_WAIT, "play");
+                        ours_playing = self.media.play(vec![p]).is_ok();
+                    }
+                }
+                m = self.media_events.recv() => match m {
+                    Some(MediaEvent::PlaybackFinished) if ours_playing => {
+                        ours_playing = false;
+                        replay_at = Some(Instant::now() + PLEASE_WAIT_GAP);
+                    }
+                    None => {
+                        st.deferred.push_back(None);
+                        // The media side is gone; wait for the write without it.
+                        return submit.await;
+                    }
+                    other => st.deferred.push_back(other),
+                },
+            }
+        }
+    }
+
+    /// What a media event means for the IVR (`None`: nothing yet).
+    fn media_event(&mut self, media: Option<MediaEvent>, st: &mut State) -> Option<Event> {
+        match media {
+            Some(MediaEvent::Digit(d)) => {
+                self.shared.metrics.digit(d.source);
+                Some(Event::Digit(d.key))
+            }
+            Some(MediaEvent::PlaybackFinished) => st.playing.take().map(Event::PromptFinished),
+            Some(MediaEvent::MediaTimeout) | None => {
+                tracing::info!(call = self.call.0, "media timeout: ending the call");
+                st.remote_hangup = true;
+                Some(Event::HangUp)
+            }
+        }
+    }
+
     /// Waits for the next thing that happened on the call.
     async fn next_event(&mut self, st: &mut State) -> Event {
         loop {
+            if let Some(media) = st.deferred.pop_front() {
+                if let Some(event) = self.media_event(media, st) {
+                    return event;
+                }
+                continue;
+            }
             let next_timer = st
                 .timers
                 .iter()
                 .min_by_key(|(_, at)| **at)
                 .map(|(id, at)| (*id, *at));
             tokio::select! {
-                media = self.media_events.recv() => match media {
-                    Some(MediaEvent::Digit(d)) => {
-                        self.shared.metrics.digit(d.source);
-                        return Event::Digit(d.key);
-                    }
-                    Some(MediaEvent::PlaybackFinished) => {
-                        if let Some(id) = st.playing.take() {
-                            return Event::PromptFinished(id);
-                        }
-                    }
-                    Some(MediaEvent::MediaTimeout) | None => {
-                        tracing::info!(call = self.call.0, "media timeout: ending the call");
-                        st.remote_hangup = true;
-                        return Event::HangUp;
+                media = self.media_events.recv() => {
+                    if let Some(event) = self.media_event(media, st) {
+                        return event;
                     }
                 },
                 signal = self.signals.recv() => match signal {
@@ -164,6 +258,9 @@ impl CallRunner {
                     // came as RFC 4733 or tone is reported once.
                     Some(CallSignal::Digit(d)) => {
                         let _ = self.media.sip_info_digit(d.key);
+                    }
+                    Some(CallSignal::Confirmed) => {
+                        let _ = self.media.confirm();
                     }
                     Some(CallSignal::MediaChanged(m)) => {
                         let _ = self.media.update_media(m);

@@ -6,9 +6,11 @@
 pub mod answers;
 pub mod call_runner;
 pub mod identity;
+pub mod in_flight;
 pub mod registry;
 
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -19,10 +21,13 @@ use crate::ivr::{Dialplans, Interpreter, IvrError};
 use crate::media::{EngineConfig, MediaEngine, MediaError, PromptError, PromptLibrary};
 use crate::privacy::mask_phone;
 use crate::sip::{DialRequest, DialResult, RejectReason, SipEndpoint, SipError, SipEvent};
-use crate::store::{AlertThresholds, AttemptId, Channel, Language, Patient, Store};
+use crate::store::{
+    AlertThresholds, AttemptId, Channel, Language, Patient, ReportWriter, Store, WriterError,
+};
 use answers::{CallReports, KnownPerson};
 use call_runner::{CallRunner, CallSummary};
 use identity::LockoutPolicy;
+use in_flight::InFlight;
 use registry::CallRegistry;
 
 #[derive(Debug, thiserror::Error)]
@@ -39,17 +44,25 @@ pub enum EngineError {
     Sip(#[from] SipError),
     #[error(transparent)]
     Config(#[from] crate::config::ConfigError),
+    #[error(transparent)]
+    Reports(#[from] WriterError),
 }
 
 /// What every call task needs; shared read-only.
 pub struct EngineShared {
     pub store: Store,
+    /// The one path for report writes (answers, completions) of this node.
+    pub report_writer: ReportWriter,
+    /// A save not durable after this long plays "please wait".
+    pub please_wait_after: Duration,
     pub sip: SipEndpoint,
     pub media: MediaEngine,
     pub plans: Arc<Dialplans>,
     pub prompts: PromptLibrary,
     pub lockout: LockoutPolicy,
     pub calls: CallRegistry,
+    /// Calls in progress, for a draining node to wait on.
+    pub in_flight: InFlight,
     /// The voiced languages (`ivr.languages`), menu order.
     pub languages: Vec<Language>,
     /// Counters the staff pages export at `/metrics`.
@@ -90,20 +103,24 @@ impl Engine {
             session: (&cfg.media).into(),
             ..EngineConfig::default()
         })?;
+        let report_writer = ReportWriter::start(store.clone(), cfg.database.writer()).await?;
         let (sip, events) = SipEndpoint::start(&cfg.sip, &cfg.trunk).await?;
         let shared = Arc::new(EngineShared {
             store,
+            report_writer,
+            please_wait_after: Duration::from_millis(cfg.ivr.please_wait_after_ms),
             sip,
             media,
             plans,
             prompts,
-            lockout: LockoutPolicy::default(),
+            lockout: LockoutPolicy::from(&cfg.ivr.lockout),
             calls: CallRegistry::default(),
+            in_flight: InFlight::default(),
             languages: cfg.ivr.languages.clone(),
             metrics: Arc::new(Metrics::default()),
         });
         tokio::spawn(route_sip_events(shared.clone(), events));
-        tokio::spawn(copy_sip_errors(Arc::downgrade(&shared)));
+        tokio::spawn(copy_counters(Arc::downgrade(&shared)));
         Ok(Engine { shared })
     }
 
@@ -122,16 +139,19 @@ impl Engine {
     }
 
     /// Dials a patient and, if they answer, runs the auto-call questionnaire in their
-    /// language. Returns once the call is over.
+    /// language. Returns once the call is over. `sip_call_id` is the Call-ID to use, as
+    /// already recorded with the attempt ([`Engine::new_sip_call_id`]); `None` makes one.
     pub async fn place_call(
         &self,
         patient: &Patient,
         caller_line: &str,
         attempt: Option<AttemptId>,
+        sip_call_id: Option<String>,
         thresholds: AlertThresholds,
         ring_timeout: Option<Duration>,
     ) -> Result<PlacedCall, EngineError> {
         let shared = &self.shared;
+        let _in_flight = shared.in_flight.enter();
         let reservation = shared.media.reserve()?;
         let request = DialRequest {
             // Japanese trunks take national numbers; anything else goes as stored (E.164).
@@ -140,6 +160,7 @@ impl Engine {
             caller_line: caller_line.to_string(),
             local_rtp: reservation.local_addr(),
             ring_timeout,
+            call_id: sip_call_id,
         };
         tracing::info!(to = %mask_phone(&patient.phone), line = caller_line, "dialling");
         let outcome = shared.sip.dial(request).await?;
@@ -168,7 +189,7 @@ impl Engine {
         };
         let interpreter = Interpreter::outbound(shared.plans.clone(), lang, thresholds);
         let mut reports = CallReports::new(
-            shared.store.clone(),
+            shared.report_writer.clone(),
             Channel::AutoCall,
             interpreter.question_set_version(),
             &outcome.sip_call_id,
@@ -200,16 +221,55 @@ impl Engine {
         })
     }
 
-    /// Ends every call (BYE) and stops answering.
+    /// Stops taking new calls (new INVITEs and OPTIONS probes get 503); calls in progress
+    /// go on. The dialer is stopped separately.
+    pub async fn drain(&self) -> Result<(), EngineError> {
+        Ok(self.shared.sip.drain().await?)
+    }
+
+    /// Calls in progress (inbound and outbound, answered or not).
+    pub fn calls_in_progress(&self) -> usize {
+        self.shared.in_flight.count()
+    }
+
+    /// Waits until no call is in progress, at most `limit`; true when none is left.
+    pub async fn wait_calls_finished(&self, limit: Duration) -> bool {
+        self.shared.in_flight.wait_idle(limit).await
+    }
+
+    /// Ends every call (BYE) and stops answering. Each call's task then journals what was
+    /// keyed ([`Engine::wait_calls_finished`] waits for that); writes still pending stay in
+    /// the journal: call [`Engine::close_reports`] last.
     pub async fn shutdown(&self) {
         self.shared.sip.shutdown().await;
     }
+
+    /// Waits up to `deadline` for journaled report writes to land, then stops the writer;
+    /// what did not land stays in the spool and is replayed at the next start. Returns
+    /// how many writes were left pending. Call once, when no call is running any more.
+    pub async fn close_reports(&self, deadline: tokio::time::Instant) -> usize {
+        self.shared.report_writer.close(deadline).await
+    }
+
+    /// The node's report writer (for `flush` and its counters).
+    pub fn report_writer(&self) -> &ReportWriter {
+        &self.shared.report_writer
+    }
+
+    /// A fresh SIP Call-ID for an outbound call, to record with the attempt before
+    /// the INVITE leaves (see [`Engine::place_call`]).
+    pub fn new_sip_call_id(&self) -> String {
+        self.shared.sip.new_call_id()
+    }
 }
 
-/// Copies the SIP layer's error counters into the exported metrics every few seconds,
-/// until the engine is gone.
-async fn copy_sip_errors(shared: std::sync::Weak<EngineShared>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(5));
+/// How often the SIP and media counters are copied into the exported metrics.
+pub const METRICS_COPY_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Copies the SIP layer's and the media engine's counters into the exported metrics
+/// every few seconds, until the engine is gone.
+async fn copy_counters(shared: std::sync::Weak<EngineShared>) {
+    let mut tick = tokio::time::interval(METRICS_COPY_INTERVAL);
     loop {
         tick.tick().await;
         let Some(shared) = shared.upgrade() else {
@@ -220,6 +280,11 @@ async fn copy_sip_errors(shared: std::sync::Weak<EngineShared>) {
             c.malformed_dropped + c.bad_request_sent + c.send_failures + c.register_failures,
         );
         shared.metrics.set_untrusted_dropped(c.untrusted_dropped);
+        shared
+            .metrics
+            .set_invites_rejected(c.rejected_at_capacity, c.rejected_per_source);
+        let refused = shared.media.stats().rtp_refused.load(Ordering::Relaxed);
+        shared.metrics.set_rtp_refused(refused);
     }
 }
 
@@ -233,8 +298,9 @@ async fn route_sip_events(shared: Arc<EngineShared>, mut events: mpsc::Receiver<
             ..
         }) = shared.calls.route(event)
         {
+            let in_flight = shared.in_flight.enter();
             let signals = shared.calls.register(call);
-            let (handle, media_events) = match shared.media.create_session(&media) {
+            let (handle, media_events) = match shared.media.create_inbound_session(&media) {
                 Ok(started) => started,
                 Err(e) => {
                     tracing::warn!(error = %e, "no media for an incoming call: refusing it");
@@ -251,7 +317,7 @@ async fn route_sip_events(shared: Arc<EngineShared>, mut events: mpsc::Receiver<
             let interpreter =
                 Interpreter::inbound(shared.plans.clone(), AlertThresholds::default());
             let reports = CallReports::new(
-                shared.store.clone(),
+                shared.report_writer.clone(),
                 Channel::HealthCall,
                 interpreter.question_set_version(),
                 &sip_call_id,
@@ -268,7 +334,10 @@ async fn route_sip_events(shared: Arc<EngineShared>, mut events: mpsc::Receiver<
                 signals,
                 reports,
             };
-            tokio::spawn(runner.run());
+            tokio::spawn(async move {
+                runner.run().await;
+                drop(in_flight);
+            });
         }
     }
 }

@@ -47,7 +47,7 @@ pub use node::{
     CollectNode, Field, FieldCheck, HangupNode, LanguageMenuNode, MenuNode, Node, PlayNode,
     QuestionnaireNode, VerifyNode,
 };
-pub use prompts::{PromptCatalog, PromptError, PromptRef, PromptText, check_prompts};
+pub use prompts::{PLEASE_WAIT, PromptCatalog, PromptError, PromptRef, PromptText, check_prompts};
 pub use questions::{AnswerValue, Answers, Question, QuestionSet, SPO2, TEMPERATURE};
 
 /// Why the IVR refused to start. An I/O failure is the error's `source()`, not part of

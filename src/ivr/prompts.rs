@@ -39,10 +39,16 @@ impl fmt::Display for PromptRef {
     }
 }
 
-/// The read-back words every language must have: `digit_0`..`digit_9` and `point`.
+/// Played by the engine while a keyed answer is not yet durable (slow disk, full journal),
+/// so the caller never waits in silence.
+pub const PLEASE_WAIT: &str = "please_wait";
+
+/// The prompts every language must have whatever the dialplans: the read-back words
+/// `digit_0`..`digit_9` and `point`, and [`PLEASE_WAIT`].
 pub fn builtin_prompt_ids() -> Vec<String> {
     let mut ids: Vec<String> = (0..10).map(|d| format!("digit_{d}")).collect();
     ids.push("point".into());
+    ids.push(PLEASE_WAIT.into());
     ids
 }
 

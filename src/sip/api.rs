@@ -33,6 +33,9 @@ pub enum SipEvent {
         /// The peer put us on hold (sendonly/inactive or `c=0.0.0.0`).
         on_hold: bool,
     },
+    /// Our 200 OK to an inbound call was acknowledged: the caller really is at the
+    /// other end, so media may flow in full.
+    CallConfirmed { call: CallRef },
     /// A digit by SIP INFO (`application/dtmf-relay` or `application/dtmf`).
     Digit { call: CallRef, digit: Digit },
     /// The call is over; its media can be released.
@@ -89,6 +92,9 @@ pub struct DialRequest {
     pub local_rtp: SocketAddr,
     /// Overrides `sip.ring_timeout_secs` for this call.
     pub ring_timeout: Option<Duration>,
+    /// The Call-ID to send, made by [`SipEndpoint::new_call_id`] and recorded before the
+    /// INVITE leaves; `None` (or one unfit for a header) makes a fresh one.
+    pub call_id: Option<String>,
 }
 
 /// The final result of a dial attempt.

@@ -14,9 +14,12 @@ use tracing::{debug, warn};
 
 use super::addresses::{self, Advertiser, KernelRoutes};
 use super::api::{CallRef, DialOutcome, DialRequest, DialResult, RejectReason, SipEvent};
+use super::connections::{ConnectionLimits, StreamTimeouts};
 use super::core::{Command, CoreConfig, Output, Peer, SipCore, TransportKind, TrunkTarget};
+use super::framing::SizeLimits;
 use super::limits::{Counter, SipCounters, SipCountersSnapshot};
-use super::transport;
+use super::transport::{self, TcpPolicy};
+use super::wire::Malformed;
 use crate::config::{SipConfig, TrunkConfig};
 
 #[derive(Debug, thiserror::Error)]
@@ -48,6 +51,11 @@ pub(crate) enum Input {
     StreamBroken {
         peer: Peer,
         reason: &'static str,
+    },
+    /// A message the transport refused unread (over a size cap, unusable length).
+    Refused {
+        peer: Peer,
+        bad: Malformed,
     },
     Command(Command),
     Dial {
@@ -95,6 +103,7 @@ impl SipEndpoint {
             local,
             inbound_numbers: sip.inbound_numbers.clone(),
             max_calls: sip.max_calls,
+            max_unconfirmed_per_source: sip.max_unconfirmed_calls_per_source,
             ring_timeout: Duration::from_secs(sip.ring_timeout_secs),
             trunk: trunk_target.clone(),
         };
@@ -128,13 +137,20 @@ impl SipEndpoint {
             trusted: sip.trusted_sources.clone(),
             counters: counters.clone(),
         });
+        let policy = tcp_policy(sip, counters.clone());
         let mut tasks = vec![
             tokio::spawn(transport::udp_receiver(
                 udp.clone(),
                 input_tx.clone(),
                 gate.clone(),
+                policy.clone(),
             )),
-            tokio::spawn(transport::tcp_acceptor(tcp, input_tx.clone(), gate)),
+            tokio::spawn(transport::tcp_acceptor(
+                tcp,
+                input_tx.clone(),
+                gate,
+                policy.clone(),
+            )),
             tokio::spawn(
                 CoreTask {
                     core,
@@ -146,6 +162,7 @@ impl SipEndpoint {
                     connecting: HashMap::new(),
                     dials: HashMap::new(),
                     counters: counters.clone(),
+                    policy,
                 }
                 .run(),
             ),
@@ -167,6 +184,11 @@ impl SipEndpoint {
         self.local
     }
 
+    /// A fresh Call-ID for [`DialRequest::call_id`], so the caller can record it first.
+    pub fn new_call_id(&self) -> String {
+        super::uac::new_call_id(self.local.ip())
+    }
+
     /// Answers a ringing inbound call (200 OK with our SDP answer for `local_rtp`).
     pub async fn answer(&self, call: CallRef, local_rtp: SocketAddr) -> Result<(), SipError> {
         self.command(Command::Answer { call, local_rtp }).await
@@ -180,6 +202,12 @@ impl SipEndpoint {
     /// Ends a call in any state (BYE, CANCEL or a refusal, as the state requires).
     pub async fn hangup(&self, call: CallRef) -> Result<(), SipError> {
         self.command(Command::Hangup { call }).await
+    }
+
+    /// Stops taking new calls: new INVITEs and OPTIONS probes get 503 from now on; calls
+    /// in progress (and outbound dials) go on.
+    pub async fn drain(&self) -> Result<(), SipError> {
+        self.command(Command::Drain).await
     }
 
     /// Places a call through the trunk and waits for its outcome (answer, ring timeout,
@@ -227,6 +255,24 @@ async fn keepalive_ticks(inputs: mpsc::Sender<Input>, period: Duration) {
             return;
         }
     }
+}
+
+fn tcp_policy(sip: &SipConfig, counters: Arc<SipCounters>) -> Arc<TcpPolicy> {
+    TcpPolicy::new(
+        SizeLimits {
+            max_header_bytes: sip.max_header_bytes,
+            max_body_bytes: sip.max_body_bytes,
+        },
+        StreamTimeouts {
+            message: Duration::from_secs(sip.tcp_message_timeout_secs),
+            idle: Duration::from_secs(sip.tcp_idle_timeout_secs),
+        },
+        ConnectionLimits {
+            max_total: sip.tcp_max_connections,
+            max_per_source: sip.tcp_max_connections_per_source,
+        },
+        counters,
+    )
 }
 
 async fn resolve_trunk(trunk: &TrunkConfig) -> Result<Option<TrunkTarget>, SipError> {
@@ -283,6 +329,7 @@ struct CoreTask {
     connecting: HashMap<SocketAddr, Vec<Vec<u8>>>,
     dials: HashMap<CallRef, oneshot::Sender<DialOutcome>>,
     counters: Arc<SipCounters>,
+    policy: Arc<TcpPolicy>,
 }
 
 impl CoreTask {
@@ -290,6 +337,8 @@ impl CoreTask {
         loop {
             // Drained first, so what the core queued at start (REGISTER) goes out at once.
             self.drain().await;
+            // After `handle_timeout(now)` the core's next deadline is later than `now`, so
+            // this sleep always waits: a past deadline cannot make the loop spin.
             let deadline = self.core.poll_timeout();
             let sleep = async {
                 match deadline {
@@ -346,6 +395,7 @@ impl CoreTask {
                     self.core.send(peer, b"\r\n\r\n".to_vec());
                 }
             }
+            Input::Refused { peer, bad } => self.core.handle_malformed(now, peer, bad),
             Input::Shutdown { .. } => {} // handled in `run`
         }
     }
@@ -390,7 +440,11 @@ impl CoreTask {
                 None => {
                     let queue = self.connecting.entry(to.addr).or_default();
                     if queue.is_empty() {
-                        tokio::spawn(transport::tcp_connect(to.addr, self.input_tx.clone()));
+                        tokio::spawn(transport::tcp_connect(
+                            to.addr,
+                            self.input_tx.clone(),
+                            self.policy.clone(),
+                        ));
                     }
                     queue.push(bytes);
                 }

@@ -136,6 +136,31 @@ fn shutdown_ends_every_call_with_bye_or_480() {
 }
 
 #[test]
+fn draining_refuses_new_calls_and_probes_but_keeps_calls_up() {
+    let mut h = harness(10);
+    let (up, tag) = h.established("c31");
+    h.drain();
+    h.core.handle_command(h.now, Command::Drain);
+    h.feed(&invite("c32"));
+    h.feed(&request("OPTIONS", "c33", 1, None, "", ""));
+    let (sent, events, _) = h.drain();
+    assert_eq!(sent.iter().map(status).collect::<Vec<_>>(), vec![503, 503]);
+    assert!(sent.iter().all(|m| m.header("Retry-After").is_some()));
+    assert!(events.is_empty(), "{events:?}");
+    // The call in progress still answers in-dialog requests and ends normally.
+    h.feed(&request("BYE", "c31", 2, Some(&tag), "", ""));
+    let (sent, events, _) = h.drain();
+    assert_eq!(sent.iter().map(status).collect::<Vec<_>>(), vec![200]);
+    assert_eq!(
+        events,
+        vec![SipEvent::CallEnded {
+            call: up,
+            reason: EndReason::RemoteHangup
+        }]
+    );
+}
+
+#[test]
 fn info_dtmf_relay_delivers_one_digit_per_request() {
     let mut h = harness(10);
     let (call, tag) = h.established("c11");

@@ -21,15 +21,17 @@
 //! # Ok(()) }
 //! ```
 //!
-//! Outbound: `sip.dial(DialRequest { to, caller_line, local_rtp, ring_timeout: None })`
+//! Outbound: `sip.dial(DialRequest { to, caller_line, local_rtp, ring_timeout: None, call_id: None })`
 //! resolves to a [`DialOutcome`] (answered with its media, no answer, busy, rejected or
 //! failed) and the SIP Call-ID; `sip.hangup(call)` ends any call.
 //!
-//! Layout: `wire` reads messages (`fields` their header values), `message` writes them,
+//! Layout: `wire` reads messages (`fields` their header values), `framing` caps their
+//! size and cuts TCP streams into them, `connections` polices TCP connections, `message` writes them,
 //! `sdp` does offer/answer, `core` is the sans-IO user agent: `uas` (inbound INVITE,
 //! CANCEL, ACK), `in_dialog` (BYE, re-INVITE, INFO), `uac` (outbound INVITE, digest),
 //! `teardown` (BYE/CANCEL from us), `registration` (optional REGISTER), `dialog` (per-call
-//! state and timers). `endpoint` and `transport` are the thin async shell over UDP/TCP.
+//! state and the timers it arms), `timers` (what each timer does when it fires).
+//! `endpoint` and `transport` are the thin async shell over UDP/TCP.
 //!
 //! rsipstack supplies URI parsing and the digest hash. Its message parser, transports,
 //! transactions and dialogs are not used, for reasons given in `wire.rs` and `core.rs`.
@@ -37,10 +39,12 @@
 pub mod addresses;
 mod api;
 pub mod auth;
+pub mod connections;
 pub mod core;
 mod dialog;
 mod endpoint;
 pub mod fields;
+pub mod framing;
 mod in_dialog;
 pub mod info;
 pub mod limits;
@@ -48,6 +52,7 @@ mod message;
 mod registration;
 pub mod sdp;
 mod teardown;
+mod timers;
 mod transport;
 mod uac;
 mod uas;

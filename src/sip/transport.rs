@@ -1,25 +1,37 @@
 //! Moving bytes: a UDP socket and a TCP listener on the SIP address, TCP connections
 //! framed by Content-Length. Everything received goes to the core task as `Input`.
+//!
+//! A hostile peer is assumed: sizes are capped before anything is buffered (`framing`),
+//! accepted connections are capped per source and in total, must deliver a message in
+//! time and are closed when idle (`connections`), and accept errors back off.
 
-use std::net::SocketAddr;
-use std::sync::Arc;
-use std::time::Duration;
+use std::io::ErrorKind;
+use std::net::{IpAddr, SocketAddr};
+use std::sync::{Arc, Mutex, MutexGuard};
+use std::time::{Duration, Instant};
 
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
 use tokio::sync::mpsc;
-use tracing::debug;
+use tracing::{debug, warn};
 
+use super::connections::{
+    AcceptBackoff, ConnectionClock, ConnectionLimits, ConnectionTable, StreamTimeouts,
+};
 use super::core::{Peer, TransportKind};
 use super::endpoint::Input;
-use super::limits::{Counter, SipCounters};
-use super::wire::{StreamFrame, stream_frame};
+use super::framing::{SizeLimits, StreamEvent, StreamFramer};
+use super::limits::{Counter, LogLimiter, LogVerdict, SipCounters};
 use crate::cidr::Cidr;
 
 /// Queued writes per TCP connection; a peer that stops reading loses messages, not memory.
 const TCP_WRITE_QUEUE: usize = 256;
 /// Largest UDP datagram we read.
 const MAX_DATAGRAM: usize = 65_535;
+/// One read from a TCP connection; on the stack, so idle connections hold no read buffer.
+const READ_CHUNK: usize = 8 * 1024;
+/// Accept errors and refusals are logged at most once per this interval.
+const ACCEPT_LOG_INTERVAL: Duration = Duration::from_secs(10);
 
 /// `sip.trusted_sources`: who may talk to us. Anything else is dropped here, before
 /// parsing, without a reply (a reply would confirm to a scanner that we exist).
@@ -38,10 +50,52 @@ impl Gate {
     }
 }
 
+/// What every TCP connection task shares: the limits and the count of open connections.
+pub(crate) struct TcpPolicy {
+    pub sizes: SizeLimits,
+    pub timeouts: StreamTimeouts,
+    pub counters: Arc<SipCounters>,
+    table: Mutex<ConnectionTable>,
+}
+
+impl TcpPolicy {
+    pub(crate) fn new(
+        sizes: SizeLimits,
+        timeouts: StreamTimeouts,
+        limits: ConnectionLimits,
+        counters: Arc<SipCounters>,
+    ) -> Arc<Self> {
+        Arc::new(Self {
+            sizes,
+            timeouts,
+            counters,
+            table: Mutex::new(ConnectionTable::new(limits)),
+        })
+    }
+
+    fn table(&self) -> MutexGuard<'_, ConnectionTable> {
+        // The table is a pair of counters: still right after a panic elsewhere.
+        self.table.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+/// One admitted connection's place in the table, given back however its task ends.
+struct Admitted {
+    policy: Arc<TcpPolicy>,
+    ip: IpAddr,
+}
+
+impl Drop for Admitted {
+    fn drop(&mut self) {
+        self.policy.table().release(self.ip);
+    }
+}
+
 pub(crate) async fn udp_receiver(
     socket: Arc<UdpSocket>,
     inputs: mpsc::Sender<Input>,
     gate: Arc<Gate>,
+    policy: Arc<TcpPolicy>,
 ) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     loop {
@@ -52,9 +106,15 @@ pub(crate) async fn udp_receiver(
                     transport: TransportKind::Udp,
                     addr,
                 };
-                let input = Input::Received {
-                    peer,
-                    bytes: buf[..n].to_vec(),
+                let input = match policy.sizes.check_datagram(&buf[..n]) {
+                    Ok(()) => Input::Received {
+                        peer,
+                        bytes: buf[..n].to_vec(),
+                    },
+                    Err(bad) => {
+                        policy.counters.bump(Counter::TooLarge);
+                        Input::Refused { peer, bad }
+                    }
                 };
                 if inputs.send(input).await.is_err() {
                     return;
@@ -70,23 +130,70 @@ pub(crate) async fn tcp_acceptor(
     listener: TcpListener,
     inputs: mpsc::Sender<Input>,
     gate: Arc<Gate>,
+    policy: Arc<TcpPolicy>,
 ) {
+    let mut backoff = AcceptBackoff::default();
+    let mut error_log = LogLimiter::new(ACCEPT_LOG_INTERVAL, 1);
+    let mut refusal_log = LogLimiter::new(ACCEPT_LOG_INTERVAL, 1);
     loop {
         match listener.accept().await {
             // Closed at once: nothing is read from an untrusted source.
             Ok((_, addr)) if !gate.admits(addr) => {}
             Ok((stream, addr)) => {
-                tokio::spawn(tcp_connection(stream, addr, inputs.clone()));
+                backoff.on_success();
+                let admitted = policy.table().admit(addr.ip());
+                match admitted {
+                    Ok(()) => {
+                        let place = Admitted {
+                            policy: policy.clone(),
+                            ip: addr.ip(),
+                        };
+                        let task = tcp_connection(
+                            stream,
+                            addr,
+                            inputs.clone(),
+                            policy.clone(),
+                            Some(place),
+                        );
+                        tokio::spawn(task);
+                    }
+                    Err(refusal) => {
+                        policy.counters.bump(Counter::TcpRefusedAtCap);
+                        // A reset, not a FIN: no TIME_WAIT left behind per refused connection.
+                        let _ = stream.set_zero_linger();
+                        drop(stream);
+                        if let LogVerdict::Log { suppressed_before } =
+                            refusal_log.check(Instant::now())
+                        {
+                            warn!(peer = %addr, ?refusal, suppressed_before,
+                                "SIP: TCP connection refused: connection cap reached");
+                        }
+                    }
+                }
             }
-            Err(e) => debug!(error = %e, "SIP: TCP accept error"),
+            Err(e) => {
+                let wait = backoff.on_error(&e);
+                if let LogVerdict::Log { suppressed_before } = error_log.check(Instant::now()) {
+                    warn!(error = %e, backoff_ms = wait.as_millis() as u64, suppressed_before,
+                        "SIP: TCP accept failed");
+                }
+                if !wait.is_zero() {
+                    tokio::time::sleep(wait).await;
+                }
+            }
         }
     }
 }
 
-/// Connects to a TCP peer we must send to (the trunk), then serves it like an accepted one.
-pub(crate) async fn tcp_connect(addr: SocketAddr, inputs: mpsc::Sender<Input>) {
+/// Connects to a TCP peer we must send to (the trunk), then serves it like an accepted
+/// one (without the caps and first-message deadline, which are for strangers).
+pub(crate) async fn tcp_connect(
+    addr: SocketAddr,
+    inputs: mpsc::Sender<Input>,
+    policy: Arc<TcpPolicy>,
+) {
     match TcpStream::connect(addr).await {
-        Ok(stream) => tcp_connection(stream, addr, inputs).await,
+        Ok(stream) => tcp_connection(stream, addr, inputs, policy, None).await,
         Err(e) => {
             debug!(error = %e, %addr, "SIP: TCP connect failed");
             let _ = inputs.send(Input::TcpClosed { addr }).await;
@@ -94,8 +201,17 @@ pub(crate) async fn tcp_connect(addr: SocketAddr, inputs: mpsc::Sender<Input>) {
     }
 }
 
-async fn tcp_connection(stream: TcpStream, addr: SocketAddr, inputs: mpsc::Sender<Input>) {
-    let (mut reader, mut writer) = stream.into_split();
+/// Serves one connection until it closes; `place` (accepted connections only) holds its
+/// place in the connection table until then, however the task ends.
+async fn tcp_connection(
+    stream: TcpStream,
+    addr: SocketAddr,
+    inputs: mpsc::Sender<Input>,
+    policy: Arc<TcpPolicy>,
+    place: Option<Admitted>,
+) {
+    let accepted = place.is_some();
+    let (reader, mut writer) = stream.into_split();
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(TCP_WRITE_QUEUE);
     if inputs
         .send(Input::TcpOpened { addr, writer: tx })
@@ -115,42 +231,60 @@ async fn tcp_connection(stream: TcpStream, addr: SocketAddr, inputs: mpsc::Sende
         transport: TransportKind::Tcp,
         addr,
     };
-    let mut buf: Vec<u8> = Vec::with_capacity(4096);
-    let mut chunk = vec![0u8; 16 * 1024];
+    let mut framer = StreamFramer::new(policy.sizes);
+    let mut clock = ConnectionClock::new(Instant::now(), policy.timeouts, accepted);
     'read: loop {
-        let n = match reader.read(&mut chunk).await {
-            Ok(0) | Err(_) => break,
-            Ok(n) => n,
-        };
-        buf.extend_from_slice(&chunk[..n]);
-        loop {
-            match stream_frame(&buf) {
-                StreamFrame::KeepAlive(n) => {
-                    buf.drain(..n);
-                }
-                StreamFrame::Complete(n) => {
-                    let bytes: Vec<u8> = buf.drain(..n).collect();
-                    if inputs.send(Input::Received { peer, bytes }).await.is_err() {
-                        break 'read;
-                    }
-                }
-                StreamFrame::Incomplete => break,
-                StreamFrame::BadLength(head) => {
-                    // The reader answers it with 400; then the stream is closed.
-                    let bytes = buf[..head].to_vec();
-                    let _ = inputs.send(Input::Received { peer, bytes }).await;
-                    break 'read;
-                }
-                StreamFrame::Invalid(reason) => {
-                    debug!(%addr, reason, "SIP: closing TCP connection with broken framing");
-                    let _ = inputs.send(Input::StreamBroken { peer, reason }).await;
-                    break 'read;
+        tokio::select! {
+            ready = reader.readable() => {
+                if ready.is_err() {
+                    break;
                 }
             }
+            () = tokio::time::sleep_until(clock.deadline().into()) => {
+                if let Some(reason) = clock.expired(Instant::now()) {
+                    policy.counters.bump(Counter::TcpTimedOut);
+                    debug!(%addr, reason, "SIP: closing TCP connection");
+                    break;
+                }
+                continue;
+            }
         }
+        {
+            let mut chunk = [0u8; READ_CHUNK];
+            match reader.try_read(&mut chunk) {
+                Ok(0) => break,
+                Ok(n) => framer.push(&chunk[..n]),
+                Err(e) if e.kind() == ErrorKind::WouldBlock => continue,
+                Err(_) => break,
+            }
+        }
+        let mut delivered = 0;
+        while let Some(event) = framer.next_event() {
+            let input = match event {
+                StreamEvent::Message(bytes) => {
+                    delivered += 1;
+                    Input::Received { peer, bytes }
+                }
+                StreamEvent::Refused(bad) => Input::Refused { peer, bad },
+                StreamEvent::TooLarge(bad) => {
+                    policy.counters.bump(Counter::TooLarge);
+                    Input::Refused { peer, bad }
+                }
+                StreamEvent::Broken(reason) => {
+                    debug!(%addr, reason, "SIP: closing TCP connection with broken framing");
+                    Input::StreamBroken { peer, reason }
+                }
+            };
+            let last = !matches!(input, Input::Received { .. });
+            // After a refusal the core answers (400/413) and the connection is closed.
+            if inputs.send(input).await.is_err() || last {
+                break 'read;
+            }
+        }
+        clock.on_bytes(Instant::now(), framer.in_message(), delivered);
     }
     // The core drops its writer on TcpClosed; the writer then flushes what is queued
-    // (a last 400, say) and ends. A peer that stops reading gets 2 s.
+    // (a last 400 or 413, say) and ends. A peer that stops reading gets 2 s.
     let _ = inputs.send(Input::TcpClosed { addr }).await;
     if tokio::time::timeout(Duration::from_secs(2), &mut write_task)
         .await

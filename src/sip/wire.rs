@@ -107,14 +107,59 @@ impl Message {
 
 /// Reads one UDP datagram (or one framed stream message). Never panics.
 pub fn parse(data: &[u8]) -> Result<Message, Malformed> {
-    let drop = |reason: &str| Malformed {
-        reason: reason.into(),
-        reply: None,
-    };
     // A datagram whose header section is not closed ends at the datagram's end (RFC 4475 baddn).
     let (head, rest) = match find(data, b"\r\n\r\n") {
         Some(i) => (&data[..i], &data[i + 4..]),
         None => (data, &data[data.len()..]),
+    };
+    let mut msg = parse_head(head)?;
+    msg.body = frame_body(&msg, rest).map_err(|r| refuse(&msg, 400, r))?;
+    if let StartLine::Request { method, .. } = &msg.start {
+        if let Some(missing) = MANDATORY.iter().find(|h| msg.header(h).is_none()) {
+            return Err(refuse(&msg, 400, &format!("missing {missing} header")));
+        }
+        if let Some(h) = SINGLE.iter().find(|h| msg.header_values(h).len() > 1) {
+            return Err(refuse(&msg, 400, &format!("several {h} values")));
+        }
+        match msg.cseq() {
+            Some((_, m)) if m == method => {}
+            Some(_) => return Err(refuse(&msg, 400, "CSeq method differs from the request's")),
+            None => return Err(refuse(&msg, 400, "CSeq number is not a 32-bit integer")),
+        }
+        if msg
+            .header("Max-Forwards")
+            .is_some_and(|v| v.parse::<u8>().is_err())
+        {
+            return Err(refuse(&msg, 400, "Max-Forwards is not 0-255"));
+        }
+        for name in ["Via", "Contact"] {
+            if msg
+                .headers
+                .iter()
+                .any(|(n, v)| n == name && has_empty_item(v))
+            {
+                return Err(refuse(&msg, 400, &format!("empty item in {name}")));
+            }
+        }
+        for name in ["From", "To"] {
+            if msg.header(name).is_some_and(|v| name_addr_uri(v).is_none()) {
+                return Err(refuse(&msg, 400, &format!("{name} is not a name-addr")));
+            }
+        }
+    } else if msg.cseq().is_none() || msg.header("Via").is_none() {
+        return Err(Malformed {
+            reason: "response without a usable CSeq or Via".into(),
+            reply: None,
+        });
+    }
+    Ok(msg)
+}
+
+/// The start line and header section (without the blank line); the body is left empty.
+fn parse_head(head: &[u8]) -> Result<Message, Malformed> {
+    let drop = |reason: &str| Malformed {
+        reason: reason.into(),
+        reply: None,
     };
     let head = std::str::from_utf8(head).map_err(|_| drop("header section is not UTF-8"))?;
     let mut lines = head.split("\r\n");
@@ -153,7 +198,7 @@ pub fn parse(data: &[u8]) -> Result<Message, Malformed> {
             _ => return Err(drop(reason)),
         },
     };
-    let mut msg = Message {
+    let msg = Message {
         start: start_line,
         headers,
         body: Vec::new(),
@@ -172,46 +217,29 @@ pub fn parse(data: &[u8]) -> Result<Message, Malformed> {
     if let Some(reason) = bad_line {
         return Err(refuse(&msg, 400, reason));
     }
-    msg.body = frame_body(&msg, rest).map_err(|r| refuse(&msg, 400, r))?;
-    if let StartLine::Request { method, .. } = &msg.start {
-        if let Some(missing) = MANDATORY.iter().find(|h| msg.header(h).is_none()) {
-            return Err(refuse(&msg, 400, &format!("missing {missing} header")));
-        }
-        if let Some(h) = SINGLE.iter().find(|h| msg.header_values(h).len() > 1) {
-            return Err(refuse(&msg, 400, &format!("several {h} values")));
-        }
-        match msg.cseq() {
-            Some((_, m)) if m == method => {}
-            Some(_) => return Err(refuse(&msg, 400, "CSeq method differs from the request's")),
-            None => return Err(refuse(&msg, 400, "CSeq number is not a 32-bit integer")),
-        }
-        if msg
-            .header("Max-Forwards")
-            .is_some_and(|v| v.parse::<u8>().is_err())
-        {
-            return Err(refuse(&msg, 400, "Max-Forwards is not 0-255"));
-        }
-        for name in ["Via", "Contact"] {
-            if msg
-                .headers
-                .iter()
-                .any(|(n, v)| n == name && has_empty_item(v))
-            {
-                return Err(refuse(&msg, 400, &format!("empty item in {name}")));
-            }
-        }
-        for name in ["From", "To"] {
-            if msg.header(name).is_some_and(|v| name_addr_uri(v).is_none()) {
-                return Err(refuse(&msg, 400, &format!("{name} is not a name-addr")));
-            }
-        }
-    } else if msg.cseq().is_none() || msg.header("Via").is_none() {
-        return Err(drop("response without a usable CSeq or Via"));
-    }
     Ok(msg)
 }
 
-/// The start line, and whether a request's version is SIP/2.0 (else it gets 505).
+/// Refuses a message by its header section alone (its body is too large to read, or its
+/// length unusable): `code` where a response can be formed, else whatever the header
+/// section itself earns (a 400, or a drop).
+pub fn refuse_head(head: &[u8], code: u16, reason: &str) -> Malformed {
+    match parse_head(head) {
+        Ok(msg) => refuse(&msg, code, reason),
+        Err(bad) => bad,
+    }
+}
+
+/// A Content-Length value: digits only (RFC 3261 §20.14; no sign, no spaces), and a
+/// number that fits; anything else is `None`, never a panic or a wrap.
+pub fn content_length(value: &str) -> Option<usize> {
+    let v = value.trim();
+    if v.is_empty() || !v.bytes().all(|b| b.is_ascii_digit()) {
+        return None;
+    }
+    v.parse().ok()
+}
+
 /// A refusal that carries the request back for a response when one can be formed
 /// (Via and CSeq present; never for responses).
 fn refuse(msg: &Message, code: u16, reason: &str) -> Malformed {
@@ -224,6 +252,7 @@ fn refuse(msg: &Message, code: u16, reason: &str) -> Malformed {
     }
 }
 
+/// The start line, and whether a request's version is SIP/2.0 (else it gets 505).
 fn parse_start_line(line: &str) -> Result<(StartLine, bool), &'static str> {
     if let Some(rest) = line.strip_prefix("SIP/2.0 ") {
         let (code, reason) = rest
@@ -253,67 +282,6 @@ fn parse_start_line(line: &str) -> Result<(StartLine, bool), &'static str> {
     Ok((start, version == "SIP/2.0"))
 }
 
-/// How much of a stream (TCP) buffer the next message takes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum StreamFrame {
-    /// Leading CRLFs (keep-alives) to discard.
-    KeepAlive(usize),
-    /// A whole message of this many bytes is at the front.
-    Complete(usize),
-    /// More bytes needed.
-    Incomplete,
-    /// The framing cannot be recovered: close the connection (RFC 3261 §18.3).
-    Invalid(&'static str),
-    /// The header section is whole but its Content-Length is unusable: answer 400
-    /// (the reader refuses it the same way), then close the connection.
-    BadLength(usize),
-}
-
-/// Largest header section we wait for on a stream before giving up on the peer.
-const MAX_STREAM_HEAD: usize = 64 * 1024;
-
-/// Frames the next message of a stream by its Content-Length (mandatory on streams).
-pub fn stream_frame(buf: &[u8]) -> StreamFrame {
-    let ws = buf
-        .iter()
-        .take_while(|b| matches!(b, b'\r' | b'\n'))
-        .count();
-    if ws > 0 {
-        return StreamFrame::KeepAlive(ws);
-    }
-    let Some(end) = find(buf, b"\r\n\r\n") else {
-        return if buf.len() > MAX_STREAM_HEAD {
-            StreamFrame::Invalid("header section too long")
-        } else {
-            StreamFrame::Incomplete
-        };
-    };
-    let Ok(head) = std::str::from_utf8(&buf[..end]) else {
-        return StreamFrame::Invalid("header section is not UTF-8");
-    };
-    let mut length: Option<usize> = None;
-    for line in head.split("\r\n").skip(1) {
-        let Some((name, value)) = line.split_once(':') else {
-            continue;
-        };
-        if canonical(name.trim()) == "Content-Length" {
-            match value.trim().parse::<usize>() {
-                Ok(n) if length.is_none_or(|l| l == n) => length = Some(n),
-                _ => return StreamFrame::BadLength(end + 4),
-            }
-        }
-    }
-    let Some(length) = length else {
-        return StreamFrame::Invalid("no Content-Length on a stream");
-    };
-    let total = end + 4 + length;
-    if buf.len() >= total {
-        StreamFrame::Complete(total)
-    } else {
-        StreamFrame::Incomplete
-    }
-}
-
 fn frame_body(msg: &Message, rest: &[u8]) -> Result<Vec<u8>, &'static str> {
     let lengths: Vec<&str> = msg
         .headers
@@ -328,9 +296,7 @@ fn frame_body(msg: &Message, rest: &[u8]) -> Result<Vec<u8>, &'static str> {
     if lengths.iter().any(|l| l != first) {
         return Err("conflicting Content-Length values");
     }
-    let len: usize = first
-        .parse()
-        .map_err(|_| "Content-Length is not a number")?;
+    let len = content_length(first).ok_or("Content-Length is not a number")?;
     if len > rest.len() {
         return Err("Content-Length larger than the message");
     }
@@ -338,7 +304,7 @@ fn frame_body(msg: &Message, rest: &[u8]) -> Result<Vec<u8>, &'static str> {
     Ok(rest[..len].to_vec())
 }
 
-fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
+pub(crate) fn find(hay: &[u8], needle: &[u8]) -> Option<usize> {
     hay.windows(needle.len()).position(|w| w == needle)
 }
 

@@ -112,25 +112,43 @@ fn uri_user_unescapes_once_and_reads_tel() {
 }
 
 #[test]
-fn stream_framing_by_content_length() {
-    let two = format!("{INVITE}{INVITE}");
-    assert_eq!(
-        stream_frame(two.as_bytes()),
-        StreamFrame::Complete(INVITE.len())
+fn content_length_is_digits_that_fit_or_nothing() {
+    assert_eq!(content_length(" 42 "), Some(42));
+    assert_eq!(content_length("18446744073709551615"), Some(usize::MAX));
+    for bad in [
+        "",
+        "+5",
+        "-5",
+        "5 5",
+        "0x10",
+        "18446744073709551616",
+        "99999999999999999999999",
+    ] {
+        assert_eq!(content_length(bad), None, "{bad}");
+    }
+}
+
+#[test]
+fn overflowing_content_length_gets_400_not_a_panic() {
+    for huge in ["18446744073709551615", "18446744073709551616", "4000000000"] {
+        let msg = INVITE.replace("l: 5", &format!("l: {huge}"));
+        assert_eq!(
+            parse(msg.as_bytes()).unwrap_err().reply.map(|r| r.0),
+            Some(400),
+            "{huge}"
+        );
+    }
+}
+
+#[test]
+fn refuse_head_answers_with_the_given_code_when_it_can() {
+    let head = &INVITE.as_bytes()[..INVITE.find("\r\n\r\n").unwrap()];
+    assert_eq!(refuse_head(head, 413, "big").reply.map(|r| r.0), Some(413));
+    // A response, or a head without Via, cannot be answered.
+    assert!(
+        refuse_head(b"SIP/2.0 200 OK\r\nCSeq: 1 INVITE", 413, "big")
+            .reply
+            .is_none()
     );
-    assert_eq!(
-        stream_frame(&INVITE.as_bytes()[..INVITE.len() - 1]),
-        StreamFrame::Incomplete
-    );
-    assert_eq!(stream_frame(b"\r\n\r\nINV"), StreamFrame::KeepAlive(4));
-    let neg = INVITE.replace("l: 5", "l: -5");
-    let head = neg.find("\r\n\r\n").unwrap() + 4;
-    assert_eq!(stream_frame(neg.as_bytes()), StreamFrame::BadLength(head));
-    let refused = parse(&neg.as_bytes()[..head]).unwrap_err();
-    assert_eq!(refused.reply.map(|r| r.0), Some(400));
-    let none = INVITE.replace("l: 5\r\n", "");
-    assert!(matches!(
-        stream_frame(none.as_bytes()),
-        StreamFrame::Invalid(_)
-    ));
+    assert!(refuse_head(b"\xff\xfe", 413, "big").reply.is_none());
 }

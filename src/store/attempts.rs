@@ -15,7 +15,9 @@ use super::{
     parse_date_text, to_ms,
 };
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct AttemptId(pub i64);
 
 /// An attempt to plan.

@@ -384,17 +384,20 @@ impl JobQueue for Store {
         &self,
         job: &ClaimedJob,
         line: &str,
+        sip_call_id: &str,
         now: DateTime<Utc>,
     ) -> Result<(), QueueError> {
         let done = bind_held(
             sqlx::query(held!(
-                "UPDATE call_attempts SET state = 'dialing', caller_line = $6, started_at_ms = $7",
+                "UPDATE call_attempts SET state = 'dialing', caller_line = $6, started_at_ms = $7, \
+                 sip_call_id = $8",
                 "AND state = 'pending' AND lease_until_ms > $7"
             )),
             job,
         )
         .bind(line)
         .bind(to_ms(now))
+        .bind(sip_call_id)
         .execute(&self.pool)
         .await
         .map_err(storage)?;

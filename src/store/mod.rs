@@ -36,8 +36,11 @@
 //!   [`Store::list_patients`], [`Store::list_reports`] + [`HealthReport::to_json_line`],
 //!   [`Store::set_centre_slots`], [`Store::set_patient_slots`], [`Store::stop_patient`],
 //!   [`Store::resume_patient`], [`Store::list_attempts`], [`Store::list_audit`].
-//! - IVR: [`Store::verify_identity`], [`Store::record_auth_failure`] /
-//!   [`Store::count_auth_failures`], [`Store::start_report`] (first answer) →
+//! - IVR: answers and completions go through the node's [`ReportWriter`] (journal + spool,
+//!   retried until they land; `journal.rs`, `writer.rs`), which lands them with
+//!   [`Store::apply_report_writes`]. [`Store::verify_identity`], [`Store::record_auth_failure`] /
+//!   [`Store::count_auth_failures`], [`Store::active_lockout`] / [`Store::record_lockout`],
+//!   [`Store::start_report`] (first answer) →
 //!   [`Store::record_answer`] → [`Store::complete_report`], [`Store::mark_wrong_number`],
 //!   [`AlertThresholds::assess`].
 //! - Dialer: [`Store::patients_due`], [`Store::last_report`], and the
@@ -45,46 +48,64 @@
 //!   `enqueue`, `claim`, `renew`, `release`, `begin_attempt`, `finish_attempt`, `end`;
 //!   [`Store::attempt_id_of`] links a call's reports to its attempt. ([`Store::plan_attempt`]
 //!   and [`Store::update_attempt`] write one attempt row directly, for `call-now` and tests.)
+//! - Nodes (`serve`, `drain`, `call-now`): [`Store::node_started`], [`Store::node_heartbeat`]
+//!   (also renews the leases of the node's on-demand calls), [`Store::node_stopped`],
+//!   [`Store::list_nodes`], [`Store::request_drain`]; on-demand calls
+//!   ([`Store::request_call`] → [`Store::claim_call_requests`] → [`Store::finish_call_request`],
+//!   see `call_requests.rs`).
 //! - Staff pages (`admin`): [`Store::list_centre_patients`], [`Store::latest_reports`],
 //!   [`Store::attempts_on`], [`Store::export_patients_csv`], [`Store::set_observation_period`],
-//!   [`Store::set_language`], staff accounts and sessions ([`Store::insert_staff`],
+//!   [`Store::set_language`], [`Store::list_lockouts`] / [`Store::lift_lockout`], staff accounts and sessions ([`Store::insert_staff`],
 //!   [`Store::live_session`]), counts for `/metrics`.
 
 mod alerts;
 mod attempts;
 mod audit;
+mod call_requests;
 mod catalog;
 mod centres;
 mod followup;
 mod import;
 mod jobs;
+pub mod journal;
+mod lockouts;
 mod model;
+mod nodes;
 mod patient_changes;
 mod patient_edits;
 mod patients;
 mod phone;
 mod reports;
 mod staff;
+mod writer;
 
 pub use alerts::{AlertLevel, AlertThresholds};
 pub use attempts::{AttemptId, AttemptUpdate, CallAttempt, NewAttempt};
 pub use audit::{AuditEntry, AuthFailureKey};
+pub use call_requests::{CallRequest, CallRequestId, CallRequestResult};
 pub use catalog::{CatalogColumn, SchemaCatalog};
 pub use centres::{CallingHours, CentreId, CentreSettings, HealthCentre, RetryPolicy};
 pub use import::{ImportErrors, ImportSummary, RowError, parse_patients_csv};
+pub use lockouts::{IdentityLockout, LockoutId, LockoutScope, NewLockout};
 pub use model::{
     AttemptOutcome, AttemptState, CallSlots, Channel, ContactMethod, Language, SlotsError, Symptom,
     UnknownValue,
 };
+pub use nodes::NodeInfo;
 pub use patients::{IdentityCheck, NewPatient, Patient, PatientId, PatientStatus, valid_hersys_id};
 pub use phone::{PhoneError, national_form, normalise_phone};
 pub use reports::{Answer, HealthReport, ReportCall, ReportFilter, ReportId, ReportView};
 pub use staff::{StaffAccount, StaffId, StaffSession, valid_username};
+pub use writer::{ReportWriter, WriterConfig, WriterError, WriterStats};
 
 use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::any::AnyPoolOptions;
 use sqlx::migrate::Migrator;
 use sqlx::{AnyConnection, AnyPool, Connection, Executor, Transaction};
+
+/// How long a query waits for a pooled connection unless configured
+/// (`database.acquire_timeout_secs`).
+pub const DEFAULT_ACQUIRE_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
 
 static SQLITE_MIGRATIONS: Migrator = sqlx::migrate!("migrations/sqlite");
 static POSTGRES_MIGRATIONS: Migrator = sqlx::migrate!("migrations/postgres");
@@ -168,9 +189,19 @@ impl Store {
     /// `postgres://user@host/db`). A missing SQLite file is created and put in WAL mode.
     /// Does not migrate; call [`Store::migrate`].
     pub async fn connect(url: &str) -> Result<Store, StoreError> {
+        Store::connect_with_timeout(url, DEFAULT_ACQUIRE_TIMEOUT).await
+    }
+
+    /// [`Store::connect`] where a query that cannot get a connection within
+    /// `acquire_timeout` fails (sqlx's default waits 30 s, which held calls when the
+    /// database was down; report writes are journaled and retried, see `writer.rs`).
+    pub async fn connect_with_timeout(
+        url: &str,
+        acquire_timeout: std::time::Duration,
+    ) -> Result<Store, StoreError> {
         sqlx::any::install_default_drivers();
         let backend = Backend::from_url(url)?;
-        let mut options = AnyPoolOptions::new();
+        let mut options = AnyPoolOptions::new().acquire_timeout(acquire_timeout);
         let url = match backend {
             Backend::Postgres => url.to_string(),
             Backend::Sqlite => {

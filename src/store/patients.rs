@@ -13,7 +13,9 @@ use super::{
 };
 use crate::privacy::mask_hersys_id;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
 pub struct PatientId(pub i64);
 
 /// A HER-SYS ID is 6 to 8 ASCII digits (the seeds say 6 or 7; 8 leaves room).

@@ -8,6 +8,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::{AnyConnection, Row};
 
 use super::attempts::AttemptId;
+use super::journal::ReportWrite;
 use super::patients::PatientId;
 use super::{Channel, Store, StoreError, Symptom, flag, from_ms, to_ms};
 
@@ -24,7 +25,8 @@ pub struct ReportCall {
 }
 
 /// One answer as the IVR collected it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "snake_case")]
 pub enum Answer {
     /// Body temperature in 0.1 °C (`365` = 36.5 °C).
     TemperatureDc(i64),
@@ -136,6 +138,39 @@ async fn apply_answer(
     Ok(())
 }
 
+/// The report of `patient` on this call, created (with the call's details) if missing.
+async fn ensure_report(
+    conn: &mut AnyConnection,
+    patient: PatientId,
+    channel: Channel,
+    question_set: &str,
+    call: &ReportCall,
+    at: DateTime<Utc>,
+) -> Result<ReportId, StoreError> {
+    sqlx::query(
+        "INSERT INTO health_reports (patient_id, reported_at_ms, updated_at_ms, channel, call_id, \
+         call_attempt_id, question_set) VALUES ($1, $2, $2, $3, $4, $5, $6) \
+         ON CONFLICT (patient_id, call_id) DO NOTHING",
+    )
+    .bind(patient.0)
+    .bind(to_ms(at))
+    .bind(channel.as_str())
+    .bind(call.call_id.as_str())
+    .bind(call.attempt_id.map(|a| a.0))
+    .bind(question_set)
+    .execute(&mut *conn)
+    .await
+    .map_err(|e| StoreError::from_write(e, "health report"))?;
+    let id: i64 =
+        sqlx::query("SELECT id FROM health_reports WHERE patient_id = $1 AND call_id = $2")
+            .bind(patient.0)
+            .bind(call.call_id.as_str())
+            .fetch_one(&mut *conn)
+            .await?
+            .try_get("id")?;
+    Ok(ReportId(id))
+}
+
 /// The shared SELECT with its joins, followed by the given clause.
 macro_rules! select {
     ($rest:literal) => {
@@ -209,30 +244,54 @@ impl Store {
         at: DateTime<Utc>,
     ) -> Result<ReportId, StoreError> {
         let mut tx = self.begin_write().await?;
-        sqlx::query(
-            "INSERT INTO health_reports (patient_id, reported_at_ms, updated_at_ms, channel, call_id, \
-             call_attempt_id, question_set) VALUES ($1, $2, $2, $3, $4, $5, $6) \
-             ON CONFLICT (patient_id, call_id) DO NOTHING",
-        )
-        .bind(patient.0)
-        .bind(to_ms(at))
-        .bind(channel.as_str())
-        .bind(call.call_id.as_str())
-        .bind(call.attempt_id.map(|a| a.0))
-        .bind(question_set)
-        .execute(&mut *tx)
-        .await
-        .map_err(|e| StoreError::from_write(e, "health report"))?;
-        let id: i64 =
-            sqlx::query("SELECT id FROM health_reports WHERE patient_id = $1 AND call_id = $2")
-                .bind(patient.0)
-                .bind(call.call_id.as_str())
-                .fetch_one(&mut *tx)
-                .await?
-                .try_get("id")?;
-        apply_answer(&mut tx, ReportId(id), first, at).await?;
+        let id = ensure_report(&mut tx, patient, channel, question_set, call, at).await?;
+        apply_answer(&mut tx, id, first, at).await?;
         tx.commit().await?;
-        Ok(ReportId(id))
+        Ok(id)
+    }
+
+    /// Lands journaled report writes in order, in one transaction (see `journal.rs`).
+    /// Each is idempotent: applying the same writes again leaves the same reports.
+    pub async fn apply_report_writes(&self, writes: &[&ReportWrite]) -> Result<(), StoreError> {
+        let mut tx = self.begin_write().await?;
+        for write in writes {
+            match write {
+                ReportWrite::Answer {
+                    report,
+                    channel,
+                    question_set,
+                    attempt,
+                    answer,
+                    at_ms,
+                } => {
+                    let at = from_ms(*at_ms)?;
+                    let call = ReportCall {
+                        call_id: report.call_id.clone(),
+                        attempt_id: *attempt,
+                    };
+                    let id =
+                        ensure_report(&mut tx, report.patient, *channel, question_set, &call, at)
+                            .await?;
+                    apply_answer(&mut tx, id, *answer, at).await?;
+                }
+                ReportWrite::Complete { report, at_ms } => {
+                    let done = sqlx::query(
+                        "UPDATE health_reports SET complete = 1, updated_at_ms = $1 \
+                         WHERE patient_id = $2 AND call_id = $3",
+                    )
+                    .bind(*at_ms)
+                    .bind(report.patient.0)
+                    .bind(report.call_id.as_str())
+                    .execute(&mut *tx)
+                    .await?;
+                    if done.rows_affected() == 0 {
+                        return Err(StoreError::NotFound("health report"));
+                    }
+                }
+            }
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     /// Saves one more answer (or replaces a re-entered one).

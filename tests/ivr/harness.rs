@@ -283,7 +283,7 @@ impl Write for LogWriter {
     }
 }
 
-fn init_logs() {
+pub fn init_logs() {
     static INIT: Once = Once::new();
     INIT.call_once(|| {
         let _ = tracing_subscriber::fmt()

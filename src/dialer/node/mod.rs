@@ -5,10 +5,14 @@
 //! [`super::Pacer`]), place the call through the [`Engine`] and record the attempt. All
 //! decisions are the sans-IO core's; this layer only carries them out.
 //!
+//! The worker also takes on-demand calls (`kenkocall call-now`, `on_demand.rs`) before slot
+//! jobs. [`DialerNode::stop_claiming`] is the first step of a drain.
+//!
 //! Several nodes may run on one PostgreSQL: the job queue's leases keep them from dialling
 //! the same job, and a node that dies leaves its jobs to be taken back when leases expire.
 
 mod clock;
+mod on_demand;
 mod outcome;
 mod planner;
 mod worker;
@@ -124,6 +128,12 @@ impl DialerNode {
 
     pub fn clock(&self) -> Clock {
         self.clock
+    }
+
+    /// Stops planning and claiming (slot jobs and on-demand calls) at once; calls in
+    /// progress go on. [`DialerNode::shutdown`] then waits for them.
+    pub fn stop_claiming(&self) {
+        let _ = self.stop.send(true);
     }
 
     /// Stops planning and claiming; calls in progress finish and are recorded.

@@ -15,6 +15,7 @@ use crate::dialer::{
     PlanConfig, TrunkId, WorkerId, claim_decision,
 };
 
+use crate::dialer::LineLease;
 use crate::store::{AlertThresholds, Patient, StoreError};
 
 /// Jobs claimed in one statement at most.
@@ -32,6 +33,14 @@ pub(super) async fn run(ctx: Arc<Ctx>, capacity: usize, mut stop: watch::Receive
         while calls.try_join_next().is_some() {}
         let free = capacity.saturating_sub(calls.len()).min(CLAIM_BATCH);
         let mut full_batch = false;
+        // On-demand calls first: someone is waiting at `call-now` for this one.
+        let mut free = free;
+        if free > 0 {
+            for request in super::on_demand::claim(&ctx, free).await {
+                free -= 1;
+                calls.spawn(super::on_demand::place(ctx.clone(), request));
+            }
+        }
         if free > 0 {
             let now = ctx.clock.now();
             match ctx.store.claim(&me, now, ctx.settings.lease(), free).await {
@@ -123,44 +132,19 @@ async fn dial(
     th: AlertThresholds,
 ) {
     let now = ctx.clock.now();
-    let trunk = TrunkId(0);
-    let Some(line) = ctx
-        .lines
-        .lock()
-        .ok()
-        .and_then(|mut l| l.acquire(&mut rand::rng()))
-    else {
-        return release(ctx, &job, now + TimeDelta::seconds(2)).await;
+    let line = match take_line(ctx, now) {
+        Ok(line) => line,
+        Err(retry_at) => return release(ctx, &job, retry_at).await,
     };
-    let paced = match ctx.pacer.lock() {
-        Ok(mut p) => Some(p.try_start(trunk, now)),
-        Err(_) => None,
-    };
-    let give_back_line = || {
-        if let Ok(mut l) = ctx.lines.lock() {
-            l.release(line.clone());
-        }
-    };
-    match paced {
-        Some(Ok(())) => {}
-        Some(Err(PaceDenied::RateLimited { retry_at })) => {
-            give_back_line();
-            return release(ctx, &job, retry_at).await;
-        }
-        _ => {
-            give_back_line();
-            return release(ctx, &job, now + TimeDelta::seconds(2)).await;
-        }
-    }
-    let done = || {
-        if let Ok(mut p) = ctx.pacer.lock() {
-            p.finish(trunk);
-        }
-        give_back_line();
-    };
-    if let Err(e) = ctx.store.begin_attempt(&job, line.number(), now).await {
+    // The Call-ID is recorded with the attempt before the INVITE carrying it leaves.
+    let sip_call_id = ctx.engine.new_sip_call_id();
+    if let Err(e) = ctx
+        .store
+        .begin_attempt(&job, line.number(), &sip_call_id, now)
+        .await
+    {
         tracing::warn!(job = %job.key, error = %e, "attempt not begun; not dialling");
-        return done();
+        return;
     }
     DialerStats::bump(&ctx.stats.attempts_started, 1);
     let attempt_id = ctx.store.attempt_id_of(&job).await.ok();
@@ -174,10 +158,17 @@ async fn dial(
     let ring = std::time::Duration::from_secs(ctx.config.sip.ring_timeout_secs);
     let placed = ctx
         .engine
-        .place_call(patient, line.number(), attempt_id, th, Some(ring))
+        .place_call(
+            patient,
+            line.number(),
+            attempt_id,
+            Some(sip_call_id),
+            th,
+            Some(ring),
+        )
         .await;
     drop(renewer);
-    done();
+    drop(line);
     let outcome = attempt_outcome(&placed);
     let call_id = placed.as_ref().ok().map(|p| p.sip_call_id.clone());
     if let Err(e) = &placed {
@@ -188,6 +179,62 @@ async fn dial(
     DialerStats::bump(&ctx.stats.attempts_finished, 1);
     if let Err(e) = ctx.store.finish_attempt(&job, result).await {
         tracing::warn!(job = %job.key, error = %e, "attempt result not recorded");
+    }
+}
+
+/// A caller line and a trunk channel held for one call; both are given back when dropped.
+pub(super) struct HeldLine<'a> {
+    ctx: &'a Ctx,
+    line: Option<LineLease>,
+}
+
+impl HeldLine<'_> {
+    pub(super) fn number(&self) -> &str {
+        self.line.as_ref().map_or("", LineLease::number)
+    }
+}
+
+impl Drop for HeldLine<'_> {
+    fn drop(&mut self) {
+        if let Ok(mut p) = self.ctx.pacer.lock() {
+            p.finish(TRUNK);
+        }
+        if let (Some(line), Ok(mut l)) = (self.line.take(), self.ctx.lines.lock()) {
+            l.release(line);
+        }
+    }
+}
+
+const TRUNK: TrunkId = TrunkId(0);
+
+/// Takes a free caller line and a trunk channel (within the calls-per-second cap); when
+/// none is free, says when to try again.
+pub(super) fn take_line(ctx: &Ctx, now: DateTime<Utc>) -> Result<HeldLine<'_>, DateTime<Utc>> {
+    let soon = now + TimeDelta::seconds(2);
+    let line = ctx
+        .lines
+        .lock()
+        .ok()
+        .and_then(|mut l| l.acquire(&mut rand::rng()))
+        .ok_or(soon)?;
+    let paced = match ctx.pacer.lock() {
+        Ok(mut p) => p.try_start(TRUNK, now),
+        Err(_) => Err(PaceDenied::RateLimited { retry_at: soon }),
+    };
+    match paced {
+        Ok(()) => Ok(HeldLine {
+            ctx,
+            line: Some(line),
+        }),
+        Err(denied) => {
+            if let Ok(mut l) = ctx.lines.lock() {
+                l.release(line);
+            }
+            Err(match denied {
+                PaceDenied::RateLimited { retry_at } => retry_at,
+                _ => soon,
+            })
+        }
     }
 }
 
