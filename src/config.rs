@@ -8,6 +8,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
+use crate::cidr::Cidr;
 use crate::store::Language;
 
 /// Where the configuration came from and why it was refused.
@@ -115,6 +116,14 @@ pub struct SipConfig {
     pub max_unconfirmed_calls_per_source: usize,
     /// Ring timeout for outbound calls, seconds.
     pub ring_timeout_secs: u64,
+    /// The address a NAT maps to us (cloud VM, Docker, office router): named in Via,
+    /// Contact and SDP to peers outside `local_nets`. Unset: the interface's own address.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub public_address: Option<IpAddr>,
+    /// Peers reached without NAT (get our interface's address, never `public_address`).
+    pub local_nets: Vec<Cidr>,
+    /// Sources allowed to send SIP; anything else is dropped unanswered (empty = anyone).
+    pub trusted_sources: Vec<Cidr>,
     /// Largest SIP header section accepted (UDP and TCP), bytes.
     pub max_header_bytes: usize,
     /// Largest SIP body accepted, bytes; a larger Content-Length gets 413 unread.
@@ -139,6 +148,9 @@ impl Default for SipConfig {
             max_calls: 3000,
             max_unconfirmed_calls_per_source: 4,
             ring_timeout_secs: 45,
+            public_address: None,
+            local_nets: Cidr::private_and_loopback(),
+            trusted_sources: Vec::new(),
             max_header_bytes: 16 * 1024,
             max_body_bytes: 64 * 1024,
             tcp_max_connections: 1024,
@@ -199,6 +211,9 @@ pub struct TrunkConfig {
     pub channels: usize,
     /// REGISTER to the trunk (refreshed before expiry) when true.
     pub register: bool,
+    /// Seconds between CRLF keep-alives to the trunk, which keep a NAT's mapping open
+    /// so the trunk can reach us (0 = off).
+    pub keepalive_secs: u64,
 }
 
 impl Default for TrunkConfig {
@@ -209,6 +224,7 @@ impl Default for TrunkConfig {
             password: String::new(),
             channels: 2600,
             register: false,
+            keepalive_secs: 25,
         }
     }
 }

@@ -9,6 +9,7 @@
 
 pub mod admin;
 pub mod call;
+pub mod cidr;
 pub mod config;
 pub mod demo;
 pub mod dialer;

@@ -22,6 +22,7 @@ pub struct Metrics {
     dtmf_inband: AtomicU64,
     dtmf_sip_info: AtomicU64,
     sip_errors: AtomicU64,
+    untrusted_dropped: AtomicU64,
     invites_rejected_capacity: AtomicU64,
     invites_rejected_per_source: AtomicU64,
     rtp_refused: AtomicU64,
@@ -58,6 +59,12 @@ impl Metrics {
     /// failures), copied from its counters.
     pub fn set_sip_errors(&self, total: u64) {
         self.sip_errors.store(total, Ordering::Relaxed);
+    }
+
+    /// SIP messages dropped unanswered because their source is not in
+    /// `sip.trusted_sources`, copied from the SIP layer's counters.
+    pub fn set_untrusted_dropped(&self, total: u64) {
+        self.untrusted_dropped.store(total, Ordering::Relaxed);
     }
 
     /// INVITEs refused with 503: at `max_calls`, and because their source held too many
@@ -109,6 +116,13 @@ impl Metrics {
              # TYPE kenkocall_sip_errors_total counter\n\
              kenkocall_sip_errors_total {}",
             load(&self.sip_errors)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP kenkocall_sip_untrusted_dropped_total SIP messages and connections from sources outside sip.trusted_sources, dropped unanswered.\n\
+             # TYPE kenkocall_sip_untrusted_dropped_total counter\n\
+             kenkocall_sip_untrusted_dropped_total {}",
+            load(&self.untrusted_dropped)
         );
         let _ = writeln!(
             out,
@@ -198,6 +212,7 @@ mod tests {
         m.digit(DigitSource::SipInfo);
         m.sip_error();
         m.set_planner_lag(Duration::from_millis(1500));
+        m.set_untrusted_dropped(7);
         let text = m.render(
             &[("auto_call".into(), 4)],
             &[("no_answer".into(), "+815031980215".into(), 2)],
@@ -207,6 +222,7 @@ mod tests {
         assert!(text.contains("kenkocall_dtmf_digits_total{source=\"sip_info\"} 1\n"));
         assert!(text.contains("kenkocall_dtmf_digits_total{source=\"rfc4733\"} 0\n"));
         assert!(text.contains("kenkocall_sip_errors_total 1\n"));
+        assert!(text.contains("kenkocall_sip_untrusted_dropped_total 7\n"));
         assert!(text.contains("kenkocall_planner_lag_seconds 1.500\n"));
         assert!(text.contains("kenkocall_reports{channel=\"auto_call\"} 4\n"));
         assert!(

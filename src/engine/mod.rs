@@ -9,7 +9,6 @@ pub mod identity;
 pub mod in_flight;
 pub mod registry;
 
-use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
 use std::time::Duration;
@@ -97,7 +96,9 @@ impl Engine {
         let prompts = PromptLibrary::load_dir(&cfg.ivr.prompts_dir)?;
         cfg.sip.rtp_port_range()?;
         let media = MediaEngine::start(EngineConfig {
-            local_ip: media_ip(cfg.sip.listen.ip()),
+            // RTP binds where SIP does: with SIP on every interface (0.0.0.0 or ::), RTP
+            // is too, and SIP names the interface toward each peer in the SDP.
+            local_ip: cfg.sip.listen.ip(),
             port_range: cfg.sip.rtp_ports.clone(),
             session: (&cfg.media).into(),
             ..EngineConfig::default()
@@ -262,15 +263,6 @@ impl Engine {
     }
 }
 
-/// RTP binds to the SIP address unless SIP listens on every interface.
-fn media_ip(sip_ip: IpAddr) -> IpAddr {
-    if sip_ip.is_unspecified() {
-        IpAddr::from([127, 0, 0, 1])
-    } else {
-        sip_ip
-    }
-}
-
 /// How often the SIP and media counters are copied into the exported metrics.
 pub const METRICS_COPY_INTERVAL: Duration = Duration::from_secs(5);
 
@@ -287,6 +279,7 @@ async fn copy_counters(shared: std::sync::Weak<EngineShared>) {
         shared.metrics.set_sip_errors(
             c.malformed_dropped + c.bad_request_sent + c.send_failures + c.register_failures,
         );
+        shared.metrics.set_untrusted_dropped(c.untrusted_dropped);
         shared
             .metrics
             .set_invites_rejected(c.rejected_at_capacity, c.rejected_per_source);

@@ -17,6 +17,7 @@ use rand::rngs::StdRng;
 use rand::{Rng, SeedableRng};
 use tracing::{debug, warn};
 
+use super::addresses::Advertiser;
 use super::api::{
     CallRef, DialOutcome, DialRequest, DialResult, EndReason, RejectReason, SipEvent,
 };
@@ -62,7 +63,8 @@ pub struct TrunkTarget {
 
 #[derive(Debug, Clone)]
 pub struct CoreConfig {
-    /// Our address, as written in Via and Contact.
+    /// Where we listen. What Via and Contact name is decided per peer by
+    /// [`Advertiser`] (the same address unless it is 0.0.0.0/:: or NAT settings apply).
     pub local: SocketAddr,
     pub inbound_numbers: Vec<String>,
     pub max_calls: usize,
@@ -126,6 +128,8 @@ pub struct SipCore {
     /// Tags, branches, Call-IDs and SDP origins; seedable so property tests reproduce.
     rng: StdRng,
     pub(crate) registration: Option<Registration>,
+    /// Which of our addresses each message names.
+    pub(crate) addresses: Advertiser,
     out: VecDeque<Output>,
     next_ref: u64,
     pub(crate) active: usize,
@@ -135,6 +139,7 @@ pub struct SipCore {
 
 impl SipCore {
     pub fn new(cfg: CoreConfig, counters: Arc<SipCounters>) -> Self {
+        let addresses = Advertiser::plain(cfg.local);
         Self {
             cfg,
             counters,
@@ -146,6 +151,7 @@ impl SipCore {
             scheduled: HashMap::new(),
             rng: StdRng::from_rng(&mut rand::rng()),
             registration: None,
+            addresses,
             out: VecDeque::new(),
             next_ref: 1,
             active: 0,
@@ -385,20 +391,9 @@ impl SipCore {
         }
     }
 
-    /// `SIP/2.0/UDP host:port;branch=...;rport` for a request we originate.
-    pub(crate) fn via(&self, transport: TransportKind, branch: &str) -> String {
-        format!(
-            "SIP/2.0/{} {};branch={branch};rport",
-            transport.via_name(),
-            self.cfg.local
-        )
-    }
-
-    pub(crate) fn contact(&self, user: &str, transport: TransportKind) -> String {
-        match transport {
-            TransportKind::Udp => format!("<sip:{user}@{}>", self.cfg.local),
-            TransportKind::Tcp => format!("<sip:{user}@{};transport=tcp>", self.cfg.local),
-        }
+    /// Replaces how we name ourselves (NAT settings, route lookup).
+    pub fn set_addresses(&mut self, addresses: Advertiser) {
+        self.addresses = addresses;
     }
 }
 

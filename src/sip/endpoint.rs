@@ -12,6 +12,7 @@ use tokio::sync::{mpsc, oneshot};
 use tokio::task::JoinHandle;
 use tracing::{debug, warn};
 
+use super::addresses::{self, Advertiser, KernelRoutes};
 use super::api::{CallRef, DialOutcome, DialRequest, DialResult, RejectReason, SipEvent};
 use super::connections::{ConnectionLimits, StreamTimeouts};
 use super::core::{Command, CoreConfig, Output, Peer, SipCore, TransportKind, TrunkTarget};
@@ -64,6 +65,8 @@ pub(crate) enum Input {
     Shutdown {
         done: oneshot::Sender<()>,
     },
+    /// Time to send the trunk a keep-alive.
+    KeepAlive,
 }
 
 /// Bound on queued inputs: when the core falls behind, UDP reads wait and the kernel
@@ -102,9 +105,27 @@ impl SipEndpoint {
             max_calls: sip.max_calls,
             max_unconfirmed_per_source: sip.max_unconfirmed_calls_per_source,
             ring_timeout: Duration::from_secs(sip.ring_timeout_secs),
-            trunk: trunk_target,
+            trunk: trunk_target.clone(),
         };
+        for warning in addresses::config_warnings(
+            local.ip(),
+            sip.public_address,
+            &sip.local_nets,
+            trunk_target.as_ref().map(|t| t.peer.addr.ip()),
+        ) {
+            warn!("SIP: {warning}");
+        }
+        let keepalive = trunk_target
+            .as_ref()
+            .filter(|_| trunk.keepalive_secs > 0)
+            .map(|_| Duration::from_secs(trunk.keepalive_secs));
         let mut core = SipCore::new(cfg, counters.clone());
+        core.set_addresses(Advertiser::new(
+            local,
+            sip.public_address,
+            sip.local_nets.clone(),
+            Box::new(KernelRoutes::default()),
+        ));
         if trunk.register {
             core.start_registration(Instant::now());
         }
@@ -112,16 +133,22 @@ impl SipEndpoint {
         // Events are bounded by calls (a handful per call), and calls by max_calls.
         let (event_tx, event_rx) = mpsc::channel(sip.max_calls.saturating_mul(4).max(64));
         let udp = Arc::new(udp);
+        let gate = Arc::new(transport::Gate {
+            trusted: sip.trusted_sources.clone(),
+            counters: counters.clone(),
+        });
         let policy = tcp_policy(sip, counters.clone());
-        let tasks = vec![
+        let mut tasks = vec![
             tokio::spawn(transport::udp_receiver(
                 udp.clone(),
                 input_tx.clone(),
+                gate.clone(),
                 policy.clone(),
             )),
             tokio::spawn(transport::tcp_acceptor(
                 tcp,
                 input_tx.clone(),
+                gate,
                 policy.clone(),
             )),
             tokio::spawn(
@@ -140,6 +167,9 @@ impl SipEndpoint {
                 .run(),
             ),
         ];
+        if let Some(period) = keepalive {
+            tasks.push(tokio::spawn(keepalive_ticks(input_tx.clone(), period)));
+        }
         let endpoint = SipEndpoint {
             inputs: input_tx,
             counters,
@@ -212,6 +242,18 @@ impl SipEndpoint {
             .send(Input::Command(cmd))
             .await
             .map_err(|_| SipError::Stopped)
+    }
+}
+
+/// Asks the core task for a keep-alive every `period` (the first after one period).
+async fn keepalive_ticks(inputs: mpsc::Sender<Input>, period: Duration) {
+    let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+    tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tick.tick().await;
+        if inputs.send(Input::KeepAlive).await.is_err() {
+            return;
+        }
     }
 }
 
@@ -344,6 +386,14 @@ impl CoreTask {
             Input::StreamBroken { peer, reason } => {
                 self.counters.bump(Counter::MalformedDropped);
                 self.core.log_bad_input(now, peer, reason);
+            }
+            Input::KeepAlive => {
+                // A double CRLF (RFC 5626 §4.4.1): every SIP stack ignores it, and it
+                // refreshes the NAT mapping the trunk's requests come back through.
+                if let Some(trunk) = &self.core.cfg.trunk {
+                    let peer = trunk.peer;
+                    self.core.send(peer, b"\r\n\r\n".to_vec());
+                }
             }
             Input::Refused { peer, bad } => self.core.handle_malformed(now, peer, bad),
             Input::Shutdown { .. } => {} // handled in `run`

@@ -23,6 +23,7 @@ pub struct SipCounters {
     events_dropped: AtomicU64,
     send_failures: AtomicU64,
     register_failures: AtomicU64,
+    untrusted_dropped: AtomicU64,
     too_large: AtomicU64,
     tcp_refused_at_cap: AtomicU64,
     tcp_timed_out: AtomicU64,
@@ -52,6 +53,9 @@ pub struct SipCountersSnapshot {
     pub send_failures: u64,
     /// REGISTERs to the trunk refused or unanswered.
     pub register_failures: u64,
+    /// Datagrams and TCP connections from sources outside `sip.trusted_sources`,
+    /// dropped without a reply.
+    pub untrusted_dropped: u64,
     /// Messages over `max_header_bytes`/`max_body_bytes` (413/513 or closed unread).
     pub too_large: u64,
     /// TCP connections closed at accept: `tcp_max_connections[_per_source]` reached.
@@ -70,6 +74,7 @@ pub(crate) enum Counter {
     EventsDropped,
     SendFailures,
     RegisterFailures,
+    UntrustedDropped,
     TooLarge,
     TcpRefusedAtCap,
     TcpTimedOut,
@@ -90,6 +95,7 @@ impl SipCounters {
             Counter::EventsDropped => &self.events_dropped,
             Counter::SendFailures => &self.send_failures,
             Counter::RegisterFailures => &self.register_failures,
+            Counter::UntrustedDropped => &self.untrusted_dropped,
             Counter::TooLarge => &self.too_large,
             Counter::TcpRefusedAtCap => &self.tcp_refused_at_cap,
             Counter::TcpTimedOut => &self.tcp_timed_out,
@@ -119,6 +125,7 @@ impl SipCounters {
             events_dropped: g(&self.events_dropped),
             send_failures: g(&self.send_failures),
             register_failures: g(&self.register_failures),
+            untrusted_dropped: g(&self.untrusted_dropped),
             too_large: g(&self.too_large),
             tcp_refused_at_cap: g(&self.tcp_refused_at_cap),
             tcp_timed_out: g(&self.tcp_timed_out),

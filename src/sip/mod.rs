@@ -36,6 +36,7 @@
 //! rsipstack supplies URI parsing and the digest hash. Its message parser, transports,
 //! transactions and dialogs are not used, for reasons given in `wire.rs` and `core.rs`.
 
+pub mod addresses;
 mod api;
 pub mod auth;
 pub mod connections;

@@ -119,19 +119,10 @@ impl SipCore {
         }
         reg.cseq += 1;
         reg.next_at = None;
-        let via = format!(
-            "SIP/2.0/{} {};branch={b};rport",
-            trunk.peer.transport.via_name(),
-            self.cfg.local
-        );
+        let via = self.addresses.via(trunk.peer, &b);
         let aor = format!("<sip:{}@{}>", trunk.username, trunk.host);
         let from = format!("{aor};tag={}", reg.local_tag);
-        let contact = match trunk.peer.transport {
-            TransportKind::Udp => format!("<sip:{}@{}>", trunk.username, self.cfg.local),
-            TransportKind::Tcp => {
-                format!("<sip:{}@{};transport=tcp>", trunk.username, self.cfg.local)
-            }
-        };
+        let contact = self.addresses.contact(&trunk.username, trunk.peer);
         let mut extra = vec![("Contact", contact), ("Expires", reg.expires.to_string())];
         if let Some((name, value)) = credentials {
             extra.push((name, value));

@@ -116,11 +116,7 @@ impl SipCore {
             return;
         };
         d.local_cseq += 1;
-        let via = format!(
-            "SIP/2.0/{} {};branch={b};rport",
-            d.peer.transport.via_name(),
-            self.cfg.local
-        );
+        let via = self.addresses.via(d.peer, &b);
         let (from, to) = (d.local_header.clone(), remote_with_tag(d));
         let bytes = request(
             &RequestParts {

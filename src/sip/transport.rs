@@ -22,6 +22,7 @@ use super::core::{Peer, TransportKind};
 use super::endpoint::Input;
 use super::framing::{SizeLimits, StreamEvent, StreamFramer};
 use super::limits::{Counter, LogLimiter, LogVerdict, SipCounters};
+use crate::cidr::Cidr;
 
 /// Queued writes per TCP connection; a peer that stops reading loses messages, not memory.
 const TCP_WRITE_QUEUE: usize = 256;
@@ -31,6 +32,23 @@ const MAX_DATAGRAM: usize = 65_535;
 const READ_CHUNK: usize = 8 * 1024;
 /// Accept errors and refusals are logged at most once per this interval.
 const ACCEPT_LOG_INTERVAL: Duration = Duration::from_secs(10);
+
+/// `sip.trusted_sources`: who may talk to us. Anything else is dropped here, before
+/// parsing, without a reply (a reply would confirm to a scanner that we exist).
+pub(crate) struct Gate {
+    pub trusted: Vec<Cidr>,
+    pub counters: Arc<SipCounters>,
+}
+
+impl Gate {
+    fn admits(&self, addr: SocketAddr) -> bool {
+        if self.trusted.is_empty() || Cidr::any_contains(&self.trusted, addr.ip()) {
+            return true;
+        }
+        self.counters.bump(Counter::UntrustedDropped);
+        false
+    }
+}
 
 /// What every TCP connection task shares: the limits and the count of open connections.
 pub(crate) struct TcpPolicy {
@@ -76,11 +94,13 @@ impl Drop for Admitted {
 pub(crate) async fn udp_receiver(
     socket: Arc<UdpSocket>,
     inputs: mpsc::Sender<Input>,
+    gate: Arc<Gate>,
     policy: Arc<TcpPolicy>,
 ) {
     let mut buf = vec![0u8; MAX_DATAGRAM];
     loop {
         match socket.recv_from(&mut buf).await {
+            Ok((_, addr)) if !gate.admits(addr) => {}
             Ok((n, addr)) => {
                 let peer = Peer {
                     transport: TransportKind::Udp,
@@ -109,6 +129,7 @@ pub(crate) async fn udp_receiver(
 pub(crate) async fn tcp_acceptor(
     listener: TcpListener,
     inputs: mpsc::Sender<Input>,
+    gate: Arc<Gate>,
     policy: Arc<TcpPolicy>,
 ) {
     let mut backoff = AcceptBackoff::default();
@@ -116,6 +137,8 @@ pub(crate) async fn tcp_acceptor(
     let mut refusal_log = LogLimiter::new(ACCEPT_LOG_INTERVAL, 1);
     loop {
         match listener.accept().await {
+            // Closed at once: nothing is read from an untrusted source.
+            Ok((_, addr)) if !gate.admits(addr) => {}
             Ok((stream, addr)) => {
                 backoff.on_success();
                 let admitted = policy.table().admit(addr.ip());

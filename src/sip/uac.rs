@@ -20,7 +20,7 @@ use crate::privacy::mask_phone;
 const MAX_RING_TIMEOUT: Duration = Duration::from_secs(86_400);
 
 impl SipCore {
-    pub(crate) fn dial(&mut self, now: Instant, call: CallRef, req: DialRequest) {
+    pub(crate) fn dial(&mut self, now: Instant, call: CallRef, mut req: DialRequest) {
         let fail = |reason: &str| DialResult::Failed {
             status: None,
             reason: reason.into(),
@@ -49,14 +49,21 @@ impl SipCore {
         }
         let call_id = match req.call_id.clone().filter(|c| is_call_id(c)) {
             Some(chosen) => chosen,
-            None => format!("{}@{}", self.token(), self.cfg.local.ip()),
+            None => format!(
+                "{}@{}",
+                self.token(),
+                self.addresses.sip_addr(trunk.peer.addr.ip()).ip()
+            ),
         };
+        // The SDP names the RTP address the trunk can reach (the media socket may be bound
+        // to every interface); kept in the request for re-sent offers.
+        req.local_rtp = self.addresses.rtp_addr(req.local_rtp, trunk.peer.addr.ip());
         let local_tag = self.token();
         let transport = trunk.peer.transport;
         let invite_uri = format!("sip:{}@{}{}", req.to, trunk.host, trunk.params);
         let local_header = format!("<sip:{}@{}>;tag={local_tag}", req.caller_line, trunk.host);
         let remote_header = format!("<sip:{}@{}>", req.to, trunk.host);
-        let contact = self.contact(&req.caller_line, transport);
+        let contact = self.addresses.contact(&req.caller_line, trunk.peer);
         let origin = SdpOrigin::new(u64::from(self.random_u32()));
         // Capped so that no configured value can overflow the clock.
         let ring_timeout = req
@@ -64,7 +71,7 @@ impl SipCore {
             .unwrap_or(self.cfg.ring_timeout)
             .min(MAX_RING_TIMEOUT);
         let b = self.branch();
-        let via = self.via(transport, &b);
+        let via = self.addresses.via(trunk.peer, &b);
         let cseq = 1;
         let bytes = invite_bytes(
             &invite_uri,
@@ -217,7 +224,6 @@ impl SipCore {
     }
 
     fn on_invite_success(&mut self, now: Instant, call: CallRef, resp: &Message) {
-        let local = self.cfg.local;
         // The ACK for 2xx is its own transaction, in the dialog (RFC 3261 §13.2.2.4).
         let ack_branch = self.branch();
         let Some(d) = self.calls.get_mut(&call) else {
@@ -246,10 +252,7 @@ impl SipCore {
             .collect();
         routes.reverse();
         d.route_set = routes;
-        let via = format!(
-            "SIP/2.0/{} {local};branch={ack_branch};rport",
-            d.peer.transport.via_name()
-        );
+        let via = self.addresses.via(d.peer, &ack_branch);
         let ack = request(
             &RequestParts {
                 method: "ACK",
@@ -337,11 +340,7 @@ impl SipCore {
             return false;
         };
         d.local_cseq += 1;
-        let via = format!(
-            "SIP/2.0/{} {};branch={b};rport",
-            d.peer.transport.via_name(),
-            self.cfg.local
-        );
+        let via = self.addresses.via(d.peer, &b);
         let offer = sdp::offer(dl.request.local_rtp, d.origin);
         let bytes = invite_bytes(
             &dl.invite_uri,

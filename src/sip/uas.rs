@@ -177,7 +177,7 @@ impl SipCore {
             .or_else(|| req.header("From").and_then(name_addr_uri))
             .unwrap_or_default()
             .to_string();
-        let contact = self.contact(&callee, from.transport);
+        let contact = self.addresses.contact(&callee, from);
         let mut d = Dialog::new(DialogStart {
             role: Role::Inbound,
             phase: Phase::Ringing,
@@ -275,6 +275,9 @@ impl SipCore {
         let (Some(req), Some(media)) = (d.invite.clone(), d.media.clone()) else {
             return;
         };
+        // The SDP names the RTP address this caller can reach (the media socket may be
+        // bound to every interface).
+        let local_rtp = self.addresses.rtp_addr(local_rtp, d.peer.addr.ip());
         d.local_rtp = Some(local_rtp);
         let body = sdp::answer(
             d.offer.as_ref(),

@@ -70,6 +70,7 @@ pub fn trunk_to_sipp(p: Ports) -> TrunkConfig {
         password: "secret".into(),
         channels: 10,
         register: false,
+        ..TrunkConfig::default()
     }
 }
 
