@@ -71,7 +71,10 @@ pub fn sip_stream(data: &[u8]) {
                 }
             }
         }
-        assert!(framer.buffered() <= 2 * (16384 + 4 + 65536) + piece, "unbounded buffer");
+        assert!(
+            framer.buffered() <= 2 * (16384 + 4 + 65536) + piece,
+            "unbounded buffer"
+        );
     }
 }
 
@@ -130,7 +133,10 @@ pub fn inband(data: &[u8]) {
     for piece in samples.chunks(97) {
         detector.push(piece, |_| digits += 1);
     }
-    assert!(digits <= samples.len() / 80 + 1, "more digits than 10 ms blocks");
+    assert!(
+        digits <= samples.len() / 80 + 1,
+        "more digits than 10 ms blocks"
+    );
 }
 
 /// A roster CSV as staff upload it: every row checked, nothing stored.
