@@ -2,7 +2,7 @@
 //! unknown keys are refused with their name (serde's `deny_unknown_fields`), because a
 //! misspelt key silently ignored is how a trunk ends up dialled with the wrong settings.
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
@@ -109,6 +109,10 @@ pub struct SipConfig {
     pub rtp_ports: String,
     /// Concurrent calls this node carries; past it INVITEs get 503.
     pub max_calls: usize,
+    /// Inbound calls one source address may hold before they are confirmed (ACKed);
+    /// past it INVITEs from that address get 503. Confirmed calls do not count, so a trunk
+    /// or SBC carrying many calls from one address is not limited by it.
+    pub max_unconfirmed_calls_per_source: usize,
     /// Ring timeout for outbound calls, seconds.
     pub ring_timeout_secs: u64,
     /// Largest SIP header section accepted (UDP and TCP), bytes.
@@ -133,6 +137,7 @@ impl Default for SipConfig {
             inbound_numbers: vec!["05031980214".into()],
             rtp_ports: "20000-29999".into(),
             max_calls: 3000,
+            max_unconfirmed_calls_per_source: 4,
             ring_timeout_secs: 45,
             max_header_bytes: 16 * 1024,
             max_body_bytes: 64 * 1024,
@@ -225,6 +230,12 @@ pub struct HttpConfig {
     /// Mark session cookies `Secure` (HTTPS only; browsers also accept them on
     /// localhost). Turn off only for plain HTTP on a trusted network.
     pub secure_cookies: bool,
+    /// Reverse proxies whose `X-Forwarded-For` names the client. Empty: the socket's peer
+    /// is the client (login throttling per source address uses it).
+    pub trusted_proxies: Vec<IpAddr>,
+    /// Password checks (argon2, on the blocking pool) running at once; logins beyond them
+    /// and a short queue get 503 at once. 0 = half the CPU cores, at least 1.
+    pub login_checks_at_once: usize,
 }
 
 impl Default for HttpConfig {
@@ -232,7 +243,20 @@ impl Default for HttpConfig {
         Self {
             listen: SocketAddr::from(([127, 0, 0, 1], 8080)),
             secure_cookies: true,
+            trusted_proxies: Vec::new(),
+            login_checks_at_once: 0,
         }
+    }
+}
+
+impl HttpConfig {
+    /// [`Self::login_checks_at_once`] with 0 resolved to half the cores (at least 1).
+    pub fn login_checks(&self) -> usize {
+        if self.login_checks_at_once > 0 {
+            return self.login_checks_at_once;
+        }
+        let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+        (cores / 2).max(1)
     }
 }
 
@@ -241,11 +265,20 @@ impl Default for HttpConfig {
 pub struct MediaConfig {
     /// No RTP from the peer for this long ends the call as a media timeout.
     pub timeout_secs: u64,
+    /// RTP from another source than the SDP's is accepted only after this many
+    /// consecutive packets of one SSRC (strict RTP probation).
+    pub rtp_probation_packets: u16,
+    /// ... and only once the current source has been silent this long (milliseconds).
+    pub rtp_source_quiet_ms: u64,
 }
 
 impl Default for MediaConfig {
     fn default() -> Self {
-        Self { timeout_secs: 30 }
+        Self {
+            timeout_secs: 30,
+            rtp_probation_packets: 4,
+            rtp_source_quiet_ms: 2000,
+        }
     }
 }
 
@@ -261,6 +294,8 @@ pub struct IvrConfig {
     pub languages: Vec<Language>,
     /// A save not durable after this many milliseconds plays "please wait" to the caller.
     pub please_wait_after_ms: u64,
+    /// When wrong HER-SYS ID + birthday answers lock the health-call line.
+    pub lockout: LockoutConfig,
 }
 
 impl Default for IvrConfig {
@@ -270,13 +305,63 @@ impl Default for IvrConfig {
             dialplans_dir: "dialplans".into(),
             languages: Language::ALL.to_vec(),
             please_wait_after_ms: 700,
+            lockout: LockoutConfig::default(),
         }
+    }
+}
+
+/// Identification failures on the health-call line within `window_minutes` that lock it
+/// for `window_minutes`: for one calling number and HER-SYS ID together, for one calling
+/// number whatever the ID, and (higher, so strangers cannot easily lock a patient out) for
+/// one HER-SYS ID whatever the number. The rule itself is `engine::identity`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LockoutConfig {
+    pub window_minutes: u32,
+    pub per_number_and_id: u32,
+    pub per_number: u32,
+    pub per_id: u32,
+}
+
+impl Default for LockoutConfig {
+    fn default() -> Self {
+        Self {
+            window_minutes: 60,
+            per_number_and_id: 5,
+            per_number: 10,
+            per_id: 20,
+        }
+    }
+}
+
+impl LockoutConfig {
+    fn validate(&self) -> Result<(), ConfigError> {
+        let all = [
+            self.window_minutes,
+            self.per_number_and_id,
+            self.per_number,
+            self.per_id,
+        ];
+        if all.contains(&0) {
+            return Err(ConfigError::Invalid(
+                "ivr.lockout: every value must be at least 1".into(),
+            ));
+        }
+        if self.per_id <= self.per_number_and_id {
+            return Err(ConfigError::Invalid(
+                "ivr.lockout.per_id must be higher than per_number_and_id, or anyone who knows \
+                 an ID locks its patient out as fast as a wrong caller"
+                    .into(),
+            ));
+        }
+        Ok(())
     }
 }
 
 impl IvrConfig {
     /// At least one language, none twice (unknown codes are refused when parsing).
     fn validate(&self) -> Result<(), ConfigError> {
+        self.lockout.validate()?;
         if self.languages.is_empty() {
             return Err(ConfigError::Invalid(
                 "ivr.languages: at least one language is needed".into(),
@@ -532,6 +617,23 @@ listen = "127.0.0.1:9090"
         assert!(empty.to_string().contains("at least one"), "{empty}");
         let twice = parse("[ivr]\nlanguages = [\"en\", \"en\"]\n").unwrap_err();
         assert!(twice.to_string().contains("en is listed twice"), "{twice}");
+    }
+
+    #[test]
+    fn lockout_and_http_keys_parse_and_nonsense_is_refused() {
+        let cfg = parse(
+            "[http]\ntrusted_proxies = [\"10.0.0.1\", \"::1\"]\nlogin_checks_at_once = 3\n\
+             [ivr.lockout]\nper_id = 30\n",
+        )
+        .unwrap();
+        assert_eq!(cfg.http.trusted_proxies.len(), 2);
+        assert_eq!(cfg.http.login_checks(), 3);
+        assert_eq!(cfg.ivr.lockout.per_id, 30);
+        assert_eq!(cfg.ivr.lockout.per_number_and_id, 5);
+        assert!(Config::defaults().http.login_checks() >= 1);
+        assert!(parse("[http]\ntrusted_proxies = [\"proxy\"]\n").is_err());
+        assert!(parse("[ivr.lockout]\nper_id = 5\n").is_err());
+        assert!(parse("[ivr.lockout]\nwindow_minutes = 0\n").is_err());
     }
 
     #[test]

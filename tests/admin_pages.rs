@@ -321,3 +321,40 @@ async fn patient_details_form_ends_observation_early_and_changes_language() {
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     db.finish().await;
 }
+
+#[tokio::test]
+async fn the_language_switch_returns_only_to_our_own_pages() {
+    use axum::body::Body;
+    use axum::http::Request;
+    use tower::ServiceExt;
+    let db = common::sqlite().await;
+    let (router, _) = app(&db.store);
+    let cases: [(&[u8], &str); 10] = [
+        (b"http://127.0.0.1:8080/patients/3?x=1", "/patients/3?x=1"),
+        (b"https://kc.example/centre", "/centre"),
+        (b"/\\evil.example/", "/"),
+        (b"http://127.0.0.1:8080/\\evil.example/", "/"),
+        (b"http://127.0.0.1:8080//evil.example/", "/"),
+        (b"http://127.0.0.1:8080/\t/evil.example/", "/"),
+        (b"http://127.0.0.1:8080/\\/evil.example/", "/"),
+        (b"http://127.0.0.1:8080/a//evil.example", "/"),
+        (b"javascript:alert(1)", "/"),
+        (b"http://127.0.0.1:8080/\xe3\x80\x80/evil.example/", "/"),
+    ];
+    for (referer, want) in cases {
+        let req = Request::builder()
+            .uri("/lang/en")
+            .header(header::REFERER, referer)
+            .body(Body::empty())
+            .unwrap();
+        let r = router.clone().oneshot(req).await.unwrap();
+        assert_eq!(r.status(), StatusCode::SEE_OTHER);
+        assert_eq!(
+            r.headers()[header::LOCATION],
+            want,
+            "{}",
+            String::from_utf8_lossy(referer)
+        );
+    }
+    db.finish().await;
+}

@@ -106,6 +106,7 @@ fn core() -> SipCore {
                 "sips:user@example.com".into(),
             ],
             max_calls: 100,
+            max_unconfirmed_per_source: 100,
             ring_timeout: Duration::from_secs(45),
             trunk: None,
         },

@@ -26,6 +26,9 @@ pub enum AdminError {
     TooManyAttempts,
     #[error("password hashing failed")]
     Hash,
+    /// Too many logins being checked at once; try again in a moment.
+    #[error("busy, try again in a moment")]
+    Busy,
     #[error(transparent)]
     Store(#[from] StoreError),
 }
@@ -40,6 +43,7 @@ impl AdminError {
             }
             AdminError::BadRequest(_) | AdminError::WeakPassword(_) => StatusCode::BAD_REQUEST,
             AdminError::TooManyAttempts => StatusCode::TOO_MANY_REQUESTS,
+            AdminError::Busy => StatusCode::SERVICE_UNAVAILABLE,
             AdminError::Store(StoreError::Duplicate(_)) => StatusCode::CONFLICT,
             AdminError::Store(StoreError::Rejected(_) | StoreError::Import(_)) => {
                 StatusCode::UNPROCESSABLE_ENTITY
@@ -47,12 +51,27 @@ impl AdminError {
             AdminError::Hash | AdminError::Store(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
+
+    /// A fault of ours, worth an error log line and hidden from the client (a deliberate
+    /// refusal such as `Busy` is neither: a flood must not flood the log).
+    pub fn is_fault(&self) -> bool {
+        self.status().is_server_error() && !matches!(self, AdminError::Busy)
+    }
+
+    /// Seconds for a `Retry-After` header, where the refusal is temporary.
+    pub fn retry_after(&self) -> Option<&'static str> {
+        match self {
+            AdminError::Busy => Some("2"),
+            AdminError::TooManyAttempts => Some("900"),
+            _ => None,
+        }
+    }
 }
 
 impl IntoResponse for AdminError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if status.is_server_error() {
+        if self.is_fault() {
             tracing::error!(error = %self, "staff request failed");
         }
         let body = match &self {
@@ -61,9 +80,16 @@ impl IntoResponse for AdminError {
                 "rows": errors.0.iter().map(|e| json!({"line": e.line, "reason": e.reason}))
                     .collect::<Vec<_>>(),
             }),
-            _ if status.is_server_error() => json!({"error": "internal error"}),
+            _ if self.is_fault() => json!({"error": "internal error"}),
             other => json!({"error": other.to_string()}),
         };
-        (status, Json(body)).into_response()
+        let mut res = (status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after() {
+            res.headers_mut().insert(
+                axum::http::header::RETRY_AFTER,
+                axum::http::HeaderValue::from_static(secs),
+            );
+        }
+        res
     }
 }

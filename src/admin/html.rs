@@ -42,8 +42,8 @@ pub fn frame(lang: UiLang, title: &str, staff: Option<&Staff>, body: &str) -> Ht
     if let Some(s) = staff {
         let _ = write!(
             nav,
-            r#"<a href="/">{}</a><a href="/centre">{}</a><a href="/enrol">{}</a><a href="/import">{}</a><a href="/api/export.csv">{}</a>"#,
-            t.followup_title, t.centre_settings, t.enrol, t.import_csv, t.export_csv
+            r#"<a href="/">{}</a><a href="/centre">{}</a><a href="/enrol">{}</a><a href="/import">{}</a><a href="/api/export.csv">{}</a><a href="/lockouts">{}</a>"#,
+            t.followup_title, t.centre_settings, t.enrol, t.import_csv, t.export_csv, t.lockouts
         );
         let _ = write!(
             nav,
@@ -114,10 +114,10 @@ pub fn field<'a>(fields: &'a [(String, String)], name: &str) -> &'a str {
 /// An error as a small HTML page with its status code.
 pub fn error_page(e: AdminError) -> Response {
     let status = e.status();
-    if status.is_server_error() {
+    if e.is_fault() {
         tracing::error!(error = %e, "staff page failed");
     }
-    let msg = if status.is_server_error() {
+    let msg = if e.is_fault() {
         "internal error".to_string()
     } else {
         e.to_string()
@@ -127,7 +127,14 @@ pub fn error_page(e: AdminError) -> Response {
          <body><h1>{status}</h1><p class=\"err\">{}</p><p><a href=\"/\">←</a></p></body></html>",
         esc(&msg)
     );
-    (status, Html(body)).into_response()
+    let mut res = (status, Html(body)).into_response();
+    if let Some(secs) = e.retry_after() {
+        res.headers_mut().insert(
+            axum::http::header::RETRY_AFTER,
+            axum::http::HeaderValue::from_static(secs),
+        );
+    }
+    res
 }
 
 /// Page handlers return this: errors become [`error_page`].

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use serde_json::json;
 
 use super::auth::{self, SESSION_COOKIE, SESSION_HOURS, Staff, cookie, set_cookie};
+use super::client_addr::ClientAddr;
 use super::csrf::{self, LOGIN_COOKIE, tokens_match};
 use super::html::{esc, frame};
 use super::i18n::UiLang;
@@ -23,27 +24,55 @@ pub(super) struct Credentials {
 }
 
 /// Checks the password and stores a new session; returns the session token and CSRF token.
+///
+/// Throttled per username and per source before any work; the argon2 check runs on the
+/// blocking pool under [`super::throttle::LoginGate`] (never on the async runtime, where it
+/// would stall SIP and media), and an unknown username costs the same check.
 async fn start_session(
     state: &AdminState,
+    source: ClientAddr,
     username: &str,
     password: &str,
 ) -> Result<(String, String), AdminError> {
-    let now = state.now();
-    if !state.login_throttle().allows(username, now) {
-        tracing::warn!("login refused: too many failures for this username");
+    let throttled = || {
+        let now = state.now();
+        !state.login_throttle().allows(username, source.0, now)
+    };
+    if throttled() {
+        return Err(AdminError::TooManyAttempts);
+    }
+    let permit = state.login_gate.enter().await?;
+    // Others may have failed while this one waited for its turn.
+    if throttled() {
         return Err(AdminError::TooManyAttempts);
     }
     let account = state.store.get_staff(username).await?;
-    let ok = match &account {
-        Some(a) => auth::verify_password(&a.password_hash, password),
-        None => {
-            auth::burn_password_check(password);
-            false
+    let hash = account.as_ref().map(|a| a.password_hash.clone());
+    let given = password.to_string();
+    // The permit moves into the check: a client that hangs up does not free the slot
+    // before the CPU work is done.
+    let ok = tokio::task::spawn_blocking(move || {
+        let _permit = permit;
+        auth::lower_thread_priority();
+        match hash {
+            Some(h) => auth::verify_password(&h, &given),
+            None => {
+                auth::burn_password_check(&given);
+                false
+            }
         }
-    };
+    })
+    .await
+    .map_err(|_| AdminError::Hash)?;
+    let now = state.now();
     let Some(account) = account.filter(|_| ok) else {
-        state.login_throttle().record_failure(username, now);
-        tracing::warn!("login refused: unknown username or wrong password");
+        if state
+            .login_throttle()
+            .record_failure(username, source.0, now)
+        {
+            tracing::warn!("logins throttled: too many failures for a username or a source");
+        }
+        tracing::debug!("login refused: unknown username or wrong password");
         return Err(AdminError::Unauthorized);
     };
     state.login_throttle().record_success(username);
@@ -116,6 +145,7 @@ pub(super) async fn page(State(state): State<AdminState>, lang: UiLang) -> Respo
 
 pub(super) async fn form_login(
     State(state): State<AdminState>,
+    source: ClientAddr,
     lang: UiLang,
     headers: HeaderMap,
     Form(c): Form<Credentials>,
@@ -124,7 +154,7 @@ pub(super) async fn form_login(
     if !tokens_match(&expected, &c.csrf) {
         return super::html::error_page(AdminError::Csrf);
     }
-    match start_session(&state, &c.username, &c.password).await {
+    match start_session(&state, source, &c.username, &c.password).await {
         // AppendHeaders: a plain array would keep only the last Set-Cookie.
         Ok((token, _)) => (
             AppendHeaders([
@@ -174,9 +204,10 @@ pub(super) async fn form_logout(
 /// POST /api/login `{"username","password"}` → session cookie and `{"csrf_token"}`.
 pub(super) async fn api_login(
     State(state): State<AdminState>,
+    source: ClientAddr,
     Json(c): Json<Credentials>,
 ) -> Result<Response, AdminError> {
-    let (token, csrf_token) = start_session(&state, &c.username, &c.password).await?;
+    let (token, csrf_token) = start_session(&state, source, &c.username, &c.password).await?;
     Ok((
         [(header::SET_COOKIE, session_cookie(&state, &token))],
         Json(json!({ "csrf_token": csrf_token })),
@@ -208,14 +239,13 @@ pub(super) async fn set_lang(
     let Some(lang) = UiLang::parse(&code) else {
         return super::html::error_page(AdminError::NotFound("language"));
     };
-    // Only a same-site page may be returned to; anything else goes to the list.
+    // Only a page of this site may be returned to; anything else goes to the list.
     let back = headers
         .get(header::REFERER)
         .and_then(|v| v.to_str().ok())
-        .and_then(|r| r.split_once("://").map(|(_, rest)| rest))
-        .and_then(|rest| rest.find('/').map(|i| rest[i..].to_string()))
-        .filter(|p| p.starts_with('/') && !p.starts_with("//"))
-        .unwrap_or_else(|| "/".to_string());
+        .and_then(super::redirect::local_path_of_referer)
+        .unwrap_or("/")
+        .to_string();
     let cookie = format!(
         "lang={}; Max-Age=31536000; Path=/; SameSite=Strict{}",
         lang.code(),

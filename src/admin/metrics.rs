@@ -22,6 +22,9 @@ pub struct Metrics {
     dtmf_inband: AtomicU64,
     dtmf_sip_info: AtomicU64,
     sip_errors: AtomicU64,
+    invites_rejected_capacity: AtomicU64,
+    invites_rejected_per_source: AtomicU64,
+    rtp_refused: AtomicU64,
     planner_lag_ms: AtomicU64,
 }
 
@@ -55,6 +58,20 @@ impl Metrics {
     /// failures), copied from its counters.
     pub fn set_sip_errors(&self, total: u64) {
         self.sip_errors.store(total, Ordering::Relaxed);
+    }
+
+    /// INVITEs refused with 503: at `max_calls`, and because their source held too many
+    /// calls not yet ACKed; copied from the SIP layer's counters.
+    pub fn set_invites_rejected(&self, at_capacity: u64, per_source: u64) {
+        self.invites_rejected_capacity
+            .store(at_capacity, Ordering::Relaxed);
+        self.invites_rejected_per_source
+            .store(per_source, Ordering::Relaxed);
+    }
+
+    /// Valid RTP refused by strict source latching, copied from the media engine.
+    pub fn set_rtp_refused(&self, total: u64) {
+        self.rtp_refused.store(total, Ordering::Relaxed);
     }
 
     /// How far the dialer's planner is behind its schedule (0 when on time).
@@ -92,6 +109,22 @@ impl Metrics {
              # TYPE kenkocall_sip_errors_total counter\n\
              kenkocall_sip_errors_total {}",
             load(&self.sip_errors)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP kenkocall_sip_invites_rejected_total INVITEs refused with 503, by reason.\n\
+             # TYPE kenkocall_sip_invites_rejected_total counter\n\
+             kenkocall_sip_invites_rejected_total{{reason=\"capacity\"}} {}\n\
+             kenkocall_sip_invites_rejected_total{{reason=\"per_source\"}} {}",
+            load(&self.invites_rejected_capacity),
+            load(&self.invites_rejected_per_source)
+        );
+        let _ = writeln!(
+            out,
+            "# HELP kenkocall_rtp_refused_packets_total Valid RTP refused by strict source latching (another source, or on probation).\n\
+             # TYPE kenkocall_rtp_refused_packets_total counter\n\
+             kenkocall_rtp_refused_packets_total {}",
+            load(&self.rtp_refused)
         );
         let _ = writeln!(
             out,

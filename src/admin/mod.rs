@@ -17,16 +17,21 @@
 //!   HTTPS and on `localhost`/`127.0.0.1` only, so staff on other PCs reach the pages through
 //!   a TLS reverse proxy. [`AdminState::secure_cookies`] = false is for plain-HTTP tests.
 //! - `/metrics` and `/healthz` need no login: they carry counts only, no personal data.
-//! - Login throttling ([`throttle`]) is per node and in memory.
+//! - Login throttling ([`throttle`]) is per node and in memory, per username and per client
+//!   address ([`client_addr`]: the peer, or behind `http.trusted_proxies` their
+//!   `X-Forwarded-For`). Password checks run on the blocking pool, a few at a time.
 //!
 //! # Wiring (for `kenkocall serve` / `kenkocall staff add`)
-//! `AdminState::new(store, metrics)` → [`router`] or [`serve`]; [`add_staff`] creates accounts.
+//! `AdminState::new(store, metrics).with_http_config(..)` → [`serve_on`] (or [`router`] in
+//! tests); [`add_staff`] creates accounts.
 //! The engine feeds [`metrics::Metrics`] (calls in progress, DTMF digits, SIP errors, planner lag).
 
 mod api_centres;
 mod api_csv;
+mod api_lockouts;
 mod api_patients;
 pub mod auth;
+pub mod client_addr;
 pub mod csrf;
 mod error;
 pub mod followup;
@@ -36,12 +41,14 @@ mod login;
 pub mod metrics;
 mod pages_enrol;
 mod pages_followup;
+mod pages_lockouts;
 mod pages_patient;
 mod pages_settings;
+pub mod redirect;
 pub mod svg;
 pub mod throttle;
 
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
 use axum::Router;
@@ -65,6 +72,9 @@ pub struct AdminState {
     pub secure_cookies: bool,
     clock: Clock,
     pub(crate) throttle: Arc<std::sync::Mutex<throttle::LoginThrottle>>,
+    pub(crate) login_gate: Arc<throttle::LoginGate>,
+    /// Reverse proxies whose `X-Forwarded-For` is believed ([`client_addr`]).
+    pub(crate) trusted_proxies: Arc<[IpAddr]>,
 }
 
 impl AdminState {
@@ -75,7 +85,19 @@ impl AdminState {
             secure_cookies: true,
             clock: Arc::new(Utc::now),
             throttle: Arc::default(),
+            login_gate: Arc::new(throttle::LoginGate::new(
+                crate::config::HttpConfig::default().login_checks(),
+            )),
+            trusted_proxies: Arc::from([]),
         }
+    }
+
+    /// The `[http]` settings that shape logins: trusted proxies and the password-check cap.
+    pub fn with_http_config(mut self, http: &crate::config::HttpConfig) -> AdminState {
+        self.secure_cookies = http.secure_cookies;
+        self.trusted_proxies = Arc::from(http.trusted_proxies.as_slice());
+        self.login_gate = Arc::new(throttle::LoginGate::new(http.login_checks()));
+        self
     }
 
     pub fn with_clock(mut self, clock: Clock) -> AdminState {
@@ -119,6 +141,8 @@ pub fn router(state: AdminState) -> Router {
         .route("/patients/{id}/attempts", get(api_patients::attempts))
         .route("/wrong-numbers", get(api_patients::wrong_numbers))
         .route("/followup", get(api_patients::followup))
+        .route("/lockouts", get(api_lockouts::list))
+        .route("/lockouts/{id}/lift", post(api_lockouts::lift))
         .route("/import", post(api_csv::import))
         .route("/export.csv", get(api_csv::export));
     Router::new()
@@ -137,6 +161,8 @@ pub fn router(state: AdminState) -> Router {
         )
         .route("/patients/{id}/phone", post(pages_patient::phone))
         .route("/patients/{id}/details", post(pages_patient::edit_details))
+        .route("/lockouts", get(pages_lockouts::page))
+        .route("/lockouts/{id}/lift", post(pages_lockouts::lift))
         .route("/centre", get(pages_settings::centre_page))
         .route("/centre/slots", post(pages_settings::centre_slots))
         .route("/enrol", get(pages_enrol::page).post(pages_enrol::submit))
@@ -178,7 +204,17 @@ async fn security_headers(mut res: axum::response::Response) -> axum::response::
 pub async fn serve(listen: SocketAddr, state: AdminState) -> std::io::Result<()> {
     let listener = tokio::net::TcpListener::bind(listen).await?;
     tracing::info!(%listen, "staff pages listening");
-    axum::serve(listener, router(state)).await
+    serve_on(listener, state).await
+}
+
+/// Serves [`router`] on a bound listener, with each connection's peer address (login
+/// throttling per source needs it).
+pub async fn serve_on(listener: tokio::net::TcpListener, state: AdminState) -> std::io::Result<()> {
+    axum::serve(
+        listener,
+        router(state).into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .await
 }
 
 /// `kenkocall staff add`: creates a staff account of the centre called `centre` (which must

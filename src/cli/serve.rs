@@ -78,14 +78,13 @@ pub async fn run(cfg: &Config) -> anyhow::Result<std::process::ExitCode> {
     } else {
         None
     };
-    let mut admin_state =
-        kenkocall::admin::AdminState::new(store.clone(), engine.metrics().clone());
-    admin_state.secure_cookies = cfg.http.secure_cookies;
+    let admin_state = kenkocall::admin::AdminState::new(store.clone(), engine.metrics().clone())
+        .with_http_config(&cfg.http);
     let http = tokio::net::TcpListener::bind(cfg.http.listen)
         .await
         .with_context(|| format!("cannot listen for the staff pages on {}", cfg.http.listen))?;
     let pages = tokio::spawn(async move {
-        if let Err(e) = axum::serve(http, kenkocall::admin::router(admin_state)).await {
+        if let Err(e) = kenkocall::admin::serve_on(http, admin_state).await {
             tracing::error!(error = %e, "staff pages stopped");
         }
     });

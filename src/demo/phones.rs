@@ -65,6 +65,8 @@ impl SimulatedPhones {
             inbound_numbers: phones.keys().cloned().collect(),
             rtp_ports: rtp_ports.to_string(),
             max_calls: 100,
+            // Every call comes from the engine under test: one source.
+            max_unconfirmed_calls_per_source: 100,
             ring_timeout_secs: 30,
             ..SipConfig::default()
         };
@@ -186,7 +188,9 @@ async fn route(inner: Arc<Inner>, mut events: mpsc::Receiver<SipEvent>) {
                     let _ = tx.send(());
                 }
             }
-            SipEvent::MediaChanged { .. } | SipEvent::Digit { .. } => {}
+            SipEvent::MediaChanged { .. }
+            | SipEvent::Digit { .. }
+            | SipEvent::CallConfirmed { .. } => {}
         }
     }
 }

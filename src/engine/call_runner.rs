@@ -259,6 +259,9 @@ impl CallRunner {
                     Some(CallSignal::Digit(d)) => {
                         let _ = self.media.sip_info_digit(d.key);
                     }
+                    Some(CallSignal::Confirmed) => {
+                        let _ = self.media.confirm();
+                    }
                     Some(CallSignal::MediaChanged(m)) => {
                         let _ = self.media.update_media(m);
                     }

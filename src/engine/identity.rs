@@ -1,30 +1,76 @@
 //! The health-call line's identity check: HER-SYS ID and birthday against the case store,
-//! with a lockout so that guessing IDs does not work. Failures are counted per calling
-//! number and per HER-SYS ID; a locked-out caller is told so before any look-up, so the
-//! answer never reveals whether an ID exists.
+//! with a lockout so that guessing does not work and strangers cannot lock patients out.
+//!
+//! # The lockout rule (the only place it lives)
+//! Failures within the window are counted per (calling number, ID) pair, per calling number
+//! and per ID. A caller who gets one patient's birthday wrong is locked out for that ID from
+//! that number first (`per_number_and_id`); a number trying many IDs is locked at
+//! `per_number`; the ID alone is locked only at the higher `per_id`, so someone who knows an
+//! ID and calls from a couple of numbers cannot lock its patient out of their own phone.
+//! Every lockout is recorded in the store for the patient's centre, which can lift it.
+//! A locked-out caller is told so before any look-up, so the answer never reveals whether
+//! an ID exists.
 
 use std::time::Duration;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 
 use super::answers::KnownPerson;
+use crate::config::LockoutConfig;
 use crate::ivr::{IdentityClaim, IdentityResult};
 use crate::privacy::{mask_hersys_id, mask_phone};
-use crate::store::{AuthFailureKey, IdentityCheck, Store, StoreError};
+use crate::store::{AuthFailureKey, IdentityCheck, LockoutScope, NewLockout, Store, StoreError};
 
-/// How many failures within `window` lock a calling number or an ID out.
+/// How many failures within `window` lock the line, per scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct LockoutPolicy {
-    pub max_failures: u64,
     pub window: Duration,
+    pub per_number_and_id: u64,
+    pub per_number: u64,
+    pub per_id: u64,
 }
 
 impl Default for LockoutPolicy {
     fn default() -> Self {
+        Self::from(&LockoutConfig::default())
+    }
+}
+
+impl From<&LockoutConfig> for LockoutPolicy {
+    fn from(c: &LockoutConfig) -> Self {
         Self {
-            max_failures: 5,
-            window: Duration::from_secs(3600),
+            window: Duration::from_secs(u64::from(c.window_minutes) * 60),
+            per_number_and_id: u64::from(c.per_number_and_id),
+            per_number: u64::from(c.per_number),
+            per_id: u64::from(c.per_id),
         }
+    }
+}
+
+/// Failures counted in the window for one claim (a missing calling number counts 0).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct FailureCounts {
+    pub number_and_id: u64,
+    pub number: u64,
+    pub id: u64,
+}
+
+impl LockoutPolicy {
+    /// The lockout these counts impose, narrowest scope first, and the count behind it.
+    pub fn decide(&self, c: FailureCounts) -> Option<(LockoutScope, u64)> {
+        if c.number_and_id >= self.per_number_and_id {
+            Some((LockoutScope::NumberAndId, c.number_and_id))
+        } else if c.number >= self.per_number {
+            Some((LockoutScope::Number, c.number))
+        } else if c.id >= self.per_id {
+            Some((LockoutScope::Id, c.id))
+        } else {
+            None
+        }
+    }
+
+    fn window_chrono(&self) -> chrono::Duration {
+        chrono::Duration::from_std(self.window).unwrap_or(chrono::Duration::hours(1))
     }
 }
 
@@ -65,22 +111,14 @@ async fn check(
     claim: &IdentityClaim,
 ) -> Result<IdentityOutcome, StoreError> {
     let now = Utc::now();
-    let since =
-        now - chrono::Duration::from_std(policy.window).unwrap_or(chrono::Duration::hours(1));
-    let mut failures = store
-        .count_auth_failures(AuthFailureKey::HersysId(&claim.hersys_id), since)
-        .await?;
-    if let Some(number) = calling_number {
-        failures = failures.max(
-            store
-                .count_auth_failures(AuthFailureKey::CallingNumber(number), since)
-                .await?,
-        );
-    }
-    if failures >= policy.max_failures {
+    if let Some(lockout) = store
+        .active_lockout(calling_number, &claim.hersys_id, now)
+        .await?
+    {
         tracing::warn!(
             caller = %calling_number.map(mask_phone).unwrap_or_default(),
             id = %mask_hersys_id(&claim.hersys_id),
+            lockout = lockout.id.0,
             "health-call identity locked out"
         );
         return Ok(IdentityOutcome::only(IdentityResult::LockedOut));
@@ -94,6 +132,7 @@ async fn check(
             store
                 .record_auth_failure(now, calling_number, Some(&claim.hersys_id))
                 .await?;
+            lock_if_due(store, policy, calling_number, &claim.hersys_id, now).await?;
             return Ok(IdentityOutcome::only(IdentityResult::Mismatch));
         }
     };
@@ -113,4 +152,94 @@ async fn check(
             hersys_id: patient.hersys_id.clone(),
         }),
     })
+}
+
+/// After a failure: counts the window's failures and records the lockout they call for.
+async fn lock_if_due(
+    store: &Store,
+    policy: LockoutPolicy,
+    calling_number: Option<&str>,
+    hersys_id: &str,
+    now: DateTime<Utc>,
+) -> Result<(), StoreError> {
+    let since = now - policy.window_chrono();
+    let mut counts = FailureCounts {
+        id: store
+            .count_auth_failures(AuthFailureKey::HersysId(hersys_id), since)
+            .await?,
+        ..FailureCounts::default()
+    };
+    if let Some(number) = calling_number {
+        counts.number = store
+            .count_auth_failures(AuthFailureKey::CallingNumber(number), since)
+            .await?;
+        counts.number_and_id = store
+            .count_auth_failures(AuthFailureKey::NumberAndId(number, hersys_id), since)
+            .await?;
+    }
+    let Some((scope, failures)) = policy.decide(counts) else {
+        return Ok(());
+    };
+    let lockout = store
+        .record_lockout(
+            NewLockout {
+                scope,
+                calling_number,
+                hersys_id,
+                failures,
+                until: now + policy.window_chrono(),
+            },
+            now,
+        )
+        .await?;
+    tracing::warn!(
+        caller = %calling_number.map(mask_phone).unwrap_or_default(),
+        id = %mask_hersys_id(hersys_id),
+        lockout = lockout.id.0,
+        scope = scope.as_str(),
+        "health-call identity lockout imposed"
+    );
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn counts(number_and_id: u64, number: u64, id: u64) -> FailureCounts {
+        FailureCounts {
+            number_and_id,
+            number,
+            id,
+        }
+    }
+
+    #[test]
+    fn the_pair_locks_first_the_id_alone_only_at_the_higher_threshold() {
+        let p = LockoutPolicy::default();
+        assert_eq!(p.decide(counts(4, 4, 4)), None);
+        assert_eq!(
+            p.decide(counts(5, 5, 5)),
+            Some((LockoutScope::NumberAndId, 5))
+        );
+        // Two strangers' numbers, four wrong birthdays each: the ID is not locked.
+        assert_eq!(p.decide(counts(4, 4, 8)), None);
+        assert_eq!(p.decide(counts(1, 10, 1)), Some((LockoutScope::Number, 10)));
+        assert_eq!(p.decide(counts(0, 0, 20)), Some((LockoutScope::Id, 20)));
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn no_lockout_below_every_threshold_and_the_id_alone_never_before_per_id(
+            pair in 0u64..40, number in 0u64..40, id in 0u64..40,
+        ) {
+            let p = LockoutPolicy::default();
+            let decided = p.decide(counts(pair, number, id));
+            let below = pair < p.per_number_and_id && number < p.per_number && id < p.per_id;
+            proptest::prop_assert_eq!(decided.is_none(), below);
+            if let Some((LockoutScope::Id, n)) = decided {
+                proptest::prop_assert!(n >= p.per_id);
+            }
+        }
+    }
 }

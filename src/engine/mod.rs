@@ -11,6 +11,7 @@ pub mod registry;
 
 use std::net::IpAddr;
 use std::sync::Arc;
+use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use tokio::sync::mpsc;
@@ -111,14 +112,14 @@ impl Engine {
             media,
             plans,
             prompts,
-            lockout: LockoutPolicy::default(),
+            lockout: LockoutPolicy::from(&cfg.ivr.lockout),
             calls: CallRegistry::default(),
             in_flight: InFlight::default(),
             languages: cfg.ivr.languages.clone(),
             metrics: Arc::new(Metrics::default()),
         });
         tokio::spawn(route_sip_events(shared.clone(), events));
-        tokio::spawn(copy_sip_errors(Arc::downgrade(&shared)));
+        tokio::spawn(copy_counters(Arc::downgrade(&shared)));
         Ok(Engine { shared })
     }
 
@@ -270,10 +271,13 @@ fn media_ip(sip_ip: IpAddr) -> IpAddr {
     }
 }
 
-/// Copies the SIP layer's error counters into the exported metrics every few seconds,
-/// until the engine is gone.
-async fn copy_sip_errors(shared: std::sync::Weak<EngineShared>) {
-    let mut tick = tokio::time::interval(Duration::from_secs(5));
+/// How often the SIP and media counters are copied into the exported metrics.
+pub const METRICS_COPY_INTERVAL: Duration = Duration::from_secs(5);
+
+/// Copies the SIP layer's and the media engine's counters into the exported metrics
+/// every few seconds, until the engine is gone.
+async fn copy_counters(shared: std::sync::Weak<EngineShared>) {
+    let mut tick = tokio::time::interval(METRICS_COPY_INTERVAL);
     loop {
         tick.tick().await;
         let Some(shared) = shared.upgrade() else {
@@ -283,6 +287,11 @@ async fn copy_sip_errors(shared: std::sync::Weak<EngineShared>) {
         shared.metrics.set_sip_errors(
             c.malformed_dropped + c.bad_request_sent + c.send_failures + c.register_failures,
         );
+        shared
+            .metrics
+            .set_invites_rejected(c.rejected_at_capacity, c.rejected_per_source);
+        let refused = shared.media.stats().rtp_refused.load(Ordering::Relaxed);
+        shared.metrics.set_rtp_refused(refused);
     }
 }
 
@@ -298,7 +307,7 @@ async fn route_sip_events(shared: Arc<EngineShared>, mut events: mpsc::Receiver<
         {
             let in_flight = shared.in_flight.enter();
             let signals = shared.calls.register(call);
-            let (handle, media_events) = match shared.media.create_session(&media) {
+            let (handle, media_events) = match shared.media.create_inbound_session(&media) {
                 Ok(started) => started,
                 Err(e) => {
                     tracing::warn!(error = %e, "no media for an incoming call: refusing it");

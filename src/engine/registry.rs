@@ -14,6 +14,8 @@ use crate::sip::{CallRef, EndReason, SipEvent};
 #[derive(Debug, Clone, PartialEq)]
 pub enum CallSignal {
     Digit(Digit),
+    /// The caller acknowledged our answer (ACK).
+    Confirmed,
     MediaChanged(NegotiatedMedia),
     Ended(EndReason),
 }
@@ -62,6 +64,7 @@ impl CallRegistry {
         let (call, signal) = match event {
             SipEvent::IncomingCall { .. } => return Some(event),
             SipEvent::Digit { call, digit } => (call, CallSignal::Digit(digit)),
+            SipEvent::CallConfirmed { call } => (call, CallSignal::Confirmed),
             SipEvent::MediaChanged { call, media, .. } => (call, CallSignal::MediaChanged(media)),
             SipEvent::CallEnded { call, reason } => (call, CallSignal::Ended(reason)),
         };

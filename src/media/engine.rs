@@ -77,6 +77,9 @@ pub struct EngineStats {
     pub packets_received: AtomicU64,
     /// Invalid datagrams of closed sessions (added when a session closes).
     pub rx_dropped: AtomicU64,
+    /// Valid RTP refused by strict source latching (another source, or on probation),
+    /// counted as it happens.
+    pub rtp_refused: AtomicU64,
     /// Sub-ticks started more than 2 ms after their due time.
     pub late_ticks: AtomicU64,
 }
@@ -173,11 +176,32 @@ impl MediaEngine {
         })
     }
 
-    /// Starts media on a reserved port once SDP is settled.
+    /// Starts media on a reserved port once SDP is settled and the peer has confirmed the
+    /// call (an outbound call answered with 200).
     pub fn start_session(
         &self,
         reservation: RtpReservation,
         media: &NegotiatedMedia,
+    ) -> Result<(MediaHandle, UnboundedReceiver<MediaEvent>), MediaError> {
+        self.attach(reservation, media, false)
+    }
+
+    /// Starts media for an inbound call we answer: until [`MediaHandle::confirm`] (the
+    /// ACK) or the caller's first accepted RTP, only a few packets of silence go to the
+    /// SDP address and prompts wait, so a spoofed SDP cannot aim our audio at a stranger.
+    pub fn create_inbound_session(
+        &self,
+        media: &NegotiatedMedia,
+    ) -> Result<(MediaHandle, UnboundedReceiver<MediaEvent>), MediaError> {
+        let reservation = self.reserve()?;
+        self.attach(reservation, media, true)
+    }
+
+    fn attach(
+        &self,
+        reservation: RtpReservation,
+        media: &NegotiatedMedia,
+        awaiting_ack: bool,
     ) -> Result<(MediaHandle, UnboundedReceiver<MediaEvent>), MediaError> {
         let id = self.next_id.fetch_add(1, Ordering::Relaxed);
         let shard =
@@ -192,6 +216,7 @@ impl MediaEngine {
                 lease: reservation.lease,
                 media: media.clone(),
                 config: self.config.session,
+                awaiting_ack,
                 events: events_tx,
             })))
             .map_err(|_| MediaError::Stopped)?;
@@ -203,7 +228,7 @@ impl MediaEngine {
         Ok((handle, events_rx))
     }
 
-    /// Reserve and start in one step (the remote side is already known).
+    /// Reserve and start in one step (the remote side is already known and confirmed).
     pub fn create_session(
         &self,
         media: &NegotiatedMedia,
@@ -254,6 +279,11 @@ impl MediaHandle {
     /// The peer renegotiated media (re-INVITE).
     pub fn update_media(&self, media: NegotiatedMedia) -> Result<(), MediaError> {
         self.send(Command::Update(self.id, Box::new(media)))
+    }
+
+    /// The peer confirmed the call (ACK): media and prompts flow normally.
+    pub fn confirm(&self) -> Result<(), MediaError> {
+        self.send(Command::Confirm(self.id))
     }
 
     /// Ends the session and frees its port (also done on drop).

@@ -8,6 +8,7 @@ pub mod dedup;
 pub mod engine;
 pub mod g711;
 pub mod inband;
+pub mod latch;
 pub mod ports;
 pub mod prompt;
 pub mod rfc4733;

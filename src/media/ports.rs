@@ -1,9 +1,13 @@
 //! RTP ports from the configured range: one even port per call (RTP convention; the odd one
-//! above is left for RTCP), bound at allocation and released when the lease drops, so every
-//! path, failures included, gives the port back.
+//! above is left for RTCP), picked at random so the next call's port cannot be guessed from
+//! this one's, bound at allocation and released when the lease drops, so every path,
+//! failures included, gives the port back. The random source is injected (tests seed it).
 
 use std::net::{IpAddr, SocketAddr, UdpSocket};
 use std::sync::{Arc, Mutex, PoisonError};
+
+use rand::rngs::StdRng;
+use rand::{Rng, RngCore, SeedableRng};
 
 #[derive(Debug, thiserror::Error)]
 pub enum PortError {
@@ -13,13 +17,23 @@ pub enum PortError {
     Exhausted { low: u16, high: u16 },
 }
 
-#[derive(Debug)]
+/// Random picks tried before a scan from a random start (when the range is nearly full).
+const RANDOM_TRIES: usize = 8;
+
 struct PoolState {
     low: u16,
     high: u16,
-    /// Where the next search starts, so freed ports rest before reuse.
-    next: u16,
     in_use: Vec<bool>,
+    rng: Box<dyn RngCore + Send>,
+}
+
+impl std::fmt::Debug for PoolState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PoolState")
+            .field("low", &self.low)
+            .field("high", &self.high)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Shared allocator of even UDP ports in `low..=high`.
@@ -52,8 +66,14 @@ impl Drop for PortLease {
 }
 
 impl RtpPortPool {
+    /// A pool drawing ports with an OS-seeded random generator.
     pub fn new(low: u16, high: u16) -> Result<Self, PortError> {
-        let low = low + low % 2;
+        Self::with_rng(low, high, Box::new(StdRng::from_os_rng()))
+    }
+
+    /// A pool drawing ports from `rng` (seeded in tests, for reproducible order).
+    pub fn with_rng(low: u16, high: u16, rng: Box<dyn RngCore + Send>) -> Result<Self, PortError> {
+        let low = low.saturating_add(low % 2);
         if low > high {
             return Err(PortError::BadRange(format!("{low}-{high}")));
         }
@@ -62,8 +82,8 @@ impl RtpPortPool {
             state: Arc::new(Mutex::new(PoolState {
                 low,
                 high,
-                next: low,
                 in_use: vec![false; count],
+                rng,
             })),
         })
     }
@@ -77,14 +97,16 @@ impl RtpPortPool {
         Self::new(low, high).map_err(|_| bad())
     }
 
-    /// Binds a non-blocking UDP socket on `ip` at a free even port of the range. Ports another
-    /// process holds are skipped.
+    /// Binds a non-blocking UDP socket on `ip` at a random free even port of the range.
+    /// Ports another process holds are skipped.
     pub fn bind(&self, ip: IpAddr) -> Result<(UdpSocket, PortLease), PortError> {
         let mut state = self.state.lock().unwrap_or_else(PoisonError::into_inner);
         let count = state.in_use.len();
-        let start = usize::from((state.next - state.low) / 2);
-        for step in 0..count {
-            let index = (start + step) % count;
+        let picks: [usize; RANDOM_TRIES] =
+            std::array::from_fn(|_| state.rng.random_range(0..count));
+        let start = state.rng.random_range(0..count);
+        let scan = (0..count).map(|step| (start + step) % count);
+        for index in picks.into_iter().chain(scan) {
             if state.in_use[index] {
                 continue;
             }
@@ -96,7 +118,6 @@ impl RtpPortPool {
                 continue;
             }
             state.in_use[index] = true;
-            state.next = state.low + (((index + 1) % count) as u16) * 2;
             let lease = PortLease {
                 port,
                 state: Arc::clone(&self.state),
@@ -169,6 +190,59 @@ mod tests {
         assert_eq!(pool.in_use(), busy - 1);
         let (_s, again) = pool.bind(LOCAL).unwrap();
         assert_eq!(again.port(), freed);
+    }
+
+    fn seeded(low: u16, high: u16, seed: u64) -> RtpPortPool {
+        RtpPortPool::with_rng(low, high, Box::new(StdRng::seed_from_u64(seed))).unwrap()
+    }
+
+    fn draw(pool: &RtpPortPool, n: usize) -> Vec<u16> {
+        let leases: Vec<_> = (0..n).map(|_| pool.bind(LOCAL).unwrap()).collect();
+        leases.iter().map(|(_, l)| l.port()).collect()
+    }
+
+    #[test]
+    fn ports_are_drawn_at_random_and_a_seed_reproduces_the_order() {
+        let a = draw(&seeded(47200, 47399, 7), 10);
+        assert_eq!(
+            a,
+            draw(&seeded(47200, 47399, 7), 10),
+            "same seed, same order"
+        );
+        assert_ne!(a, draw(&seeded(47200, 47399, 8), 10));
+        let steps_of_two = a.windows(2).filter(|w| w[1] == w[0] + 2).count();
+        assert!(steps_of_two < 3, "not handed out in order: {a:?}");
+        assert!(a.iter().all(|p| (47200..=47399).contains(p) && p % 2 == 0));
+    }
+
+    proptest::proptest! {
+        /// Whatever the seed and the order of allocations and releases: leases are distinct
+        /// even ports of the range, every free port can be had, and `in_use` counts leases.
+        #[test]
+        fn leases_stay_distinct_and_every_release_returns_its_port(
+            seed in proptest::prelude::any::<u64>(),
+            ops in proptest::collection::vec(proptest::prelude::any::<(bool, u8)>(), 0..60),
+        ) {
+            let pool = seeded(47400, 47440, seed); // 21 even ports
+            let mut live: Vec<(UdpSocket, PortLease)> = Vec::new();
+            for (take, pick) in ops {
+                if take {
+                    match pool.bind(LOCAL) {
+                        Ok(lease) => live.push(lease),
+                        // Only when every port is leased (or held by another process).
+                        Err(_) => proptest::prop_assert!(live.len() + 3 >= 21),
+                    }
+                } else if !live.is_empty() {
+                    live.swap_remove(usize::from(pick) % live.len());
+                }
+                let mut ports: Vec<u16> = live.iter().map(|(_, l)| l.port()).collect();
+                proptest::prop_assert!(ports.iter().all(|p| p % 2 == 0 && (47400..=47440).contains(p)));
+                ports.sort_unstable();
+                ports.dedup();
+                proptest::prop_assert_eq!(ports.len(), live.len());
+                proptest::prop_assert_eq!(pool.in_use(), live.len());
+            }
+        }
     }
 
     #[test]

@@ -2,8 +2,11 @@
 //! timestamp, marker) and validation of what the peer sends, with every drop counted.
 
 use std::net::SocketAddr;
+use std::time::Instant;
 
 use rtp_rs::{RtpPacketBuilder, RtpReader, RtpReaderError, Seq};
+
+use crate::media::latch::{Refusal, RtpLatch};
 
 /// Samples per 20 ms frame at 8 kHz: the timestamp step of every packet we send.
 pub const SAMPLES_PER_FRAME: u32 = 160;
@@ -89,10 +92,10 @@ pub enum RtpDrop {
     Truncated,
     /// RTCP (PT 200-204): accepted and ignored.
     Rtcp,
-    /// A different address than the one the stream latched onto.
+    /// Another source than the peer's while the peer's stream is flowing.
     UnexpectedSource,
-    /// A different SSRC than the stream's mid-call.
-    ForeignSsrc,
+    /// A new source or SSRC still on probation (see `latch`).
+    Probation,
 }
 
 /// What happened to received datagrams; read by the engine for metrics.
@@ -103,15 +106,22 @@ pub struct RxCounters {
     pub bad_version: u64,
     pub truncated: u64,
     pub rtcp: u64,
+    /// Refused: another source while the peer's stream flows (a spray, or a move too soon).
     pub unexpected_source: u64,
-    pub foreign_ssrc: u64,
+    /// Refused: a new source or SSRC during its probation.
+    pub probation: u64,
     /// RTP payload types that are neither our codec nor telephone-event.
     pub unknown_payload_type: u64,
 }
 
 impl RxCounters {
     pub fn dropped(&self) -> u64 {
-        self.short + self.bad_version + self.truncated + self.unexpected_source + self.foreign_ssrc
+        self.short + self.bad_version + self.truncated + self.refused()
+    }
+
+    /// Valid RTP refused by the source latch.
+    pub fn refused(&self) -> u64 {
+        self.unexpected_source + self.probation
     }
 
     fn count(&mut self, drop: RtpDrop) {
@@ -121,20 +131,27 @@ impl RxCounters {
             RtpDrop::Truncated => self.truncated += 1,
             RtpDrop::Rtcp => self.rtcp += 1,
             RtpDrop::UnexpectedSource => self.unexpected_source += 1,
-            RtpDrop::ForeignSsrc => self.foreign_ssrc += 1,
+            RtpDrop::Probation => self.probation += 1,
         }
     }
 }
 
-/// Validates the peer's datagrams: latches onto the first valid source (symmetric RTP) and its
-/// SSRC, and drops everything else.
-#[derive(Debug, Default)]
+/// Validates the peer's datagrams and passes valid RTP through the source latch; counts
+/// every drop.
+#[derive(Debug)]
 pub struct RtpReceiver {
-    latched: Option<(SocketAddr, u32)>,
+    latch: RtpLatch,
     counters: RxCounters,
 }
 
 impl RtpReceiver {
+    pub fn new(latch: RtpLatch) -> Self {
+        Self {
+            latch,
+            counters: RxCounters::default(),
+        }
+    }
+
     pub fn counters(&self) -> &RxCounters {
         &self.counters
     }
@@ -143,68 +160,64 @@ impl RtpReceiver {
         &mut self.counters
     }
 
-    /// Where the peer really sends from, once it has sent valid RTP.
+    /// Where the peer really sends from, once it has sent accepted RTP.
     pub fn latched_source(&self) -> Option<SocketAddr> {
-        self.latched.map(|(addr, _)| addr)
+        self.latch.source()
     }
 
-    /// Forget the latched source and SSRC (the peer moved its media, e.g. by re-INVITE).
-    pub fn relatch(&mut self) {
-        self.latched = None;
+    /// The peer signalled a new address (re-INVITE): trust it, forget what was learnt.
+    pub fn resignal(&mut self, signalled: SocketAddr, now: Instant) {
+        self.latch.resignal(signalled, now);
     }
 
     /// Accepts `datagram` as the peer's RTP or says why not (and counts it).
     pub fn accept<'a>(
         &mut self,
+        now: Instant,
         from: SocketAddr,
         datagram: &'a [u8],
     ) -> Result<RtpReader<'a>, RtpDrop> {
-        let result = Self::classify(self.latched, from, datagram);
-        match &result {
-            Ok(reader) => {
-                if self.latched.is_none() {
-                    self.latched = Some((from, reader.ssrc()));
-                }
-                self.counters.accepted += 1;
+        let result = Self::parse(datagram).and_then(|reader| {
+            let seq = u16::from(reader.sequence_number());
+            match self.latch.check(now, from, reader.ssrc(), seq) {
+                Ok(()) => Ok(reader),
+                Err(Refusal::SourceActive) => Err(RtpDrop::UnexpectedSource),
+                Err(Refusal::Probation) => Err(RtpDrop::Probation),
             }
+        });
+        match &result {
+            Ok(_) => self.counters.accepted += 1,
             Err(drop) => self.counters.count(*drop),
         }
         result
     }
 
-    fn classify(
-        latched: Option<(SocketAddr, u32)>,
-        from: SocketAddr,
-        datagram: &[u8],
-    ) -> Result<RtpReader<'_>, RtpDrop> {
+    fn parse(datagram: &[u8]) -> Result<RtpReader<'_>, RtpDrop> {
         if datagram.len() >= 2 && datagram[0] >> 6 == 2 && (200..=204).contains(&datagram[1]) {
             return Err(RtpDrop::Rtcp);
         }
-        let reader = RtpReader::new(datagram).map_err(|e| match e {
+        RtpReader::new(datagram).map_err(|e| match e {
             RtpReaderError::BufferTooShort(_) => RtpDrop::Short,
             RtpReaderError::UnsupportedVersion(_) => RtpDrop::BadVersion,
             RtpReaderError::HeadersTruncated { .. } | RtpReaderError::PaddingLengthInvalid(_) => {
                 RtpDrop::Truncated
             }
-        })?;
-        if let Some((addr, ssrc)) = latched {
-            if addr != from {
-                return Err(RtpDrop::UnexpectedSource);
-            }
-            if reader.ssrc() != ssrc {
-                return Err(RtpDrop::ForeignSsrc);
-            }
-        }
-        Ok(reader)
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::media::latch::LatchConfig;
 
     fn addr(port: u16) -> SocketAddr {
         SocketAddr::from(([127, 0, 0, 1], port))
+    }
+
+    /// A receiver whose peer signalled port 1.
+    fn receiver(now: Instant) -> RtpReceiver {
+        RtpReceiver::new(RtpLatch::new(LatchConfig::default(), addr(1), now))
     }
 
     fn packet(ssrc: u32, seq: u16, pt: u8) -> Vec<u8> {
@@ -255,21 +268,25 @@ mod tests {
 
     #[test]
     fn bad_datagrams_are_dropped_and_counted() {
-        let mut rx = RtpReceiver::default();
+        let t0 = Instant::now();
+        let mut rx = receiver(t0);
         assert_eq!(
-            rx.accept(addr(1), &[0x80, 0x00, 0x01]).err(),
+            rx.accept(t0, addr(1), &[0x80, 0x00, 0x01]).err(),
             Some(RtpDrop::Short)
         );
         let mut v1 = packet(1, 1, 0);
         v1[0] = 0x40;
-        assert_eq!(rx.accept(addr(1), &v1).err(), Some(RtpDrop::BadVersion));
+        assert_eq!(rx.accept(t0, addr(1), &v1).err(), Some(RtpDrop::BadVersion));
         // CC = 15 claims 60 bytes of CSRC in a 20-byte datagram.
         let mut csrc = packet(1, 1, 0)[..20].to_vec();
         csrc[0] = 0x8F;
-        assert_eq!(rx.accept(addr(1), &csrc).err(), Some(RtpDrop::Truncated));
+        assert_eq!(
+            rx.accept(t0, addr(1), &csrc).err(),
+            Some(RtpDrop::Truncated)
+        );
         let mut ext = packet(1, 1, 0)[..14].to_vec();
         ext[0] = 0x90; // extension flag with no extension header
-        assert_eq!(rx.accept(addr(1), &ext).err(), Some(RtpDrop::Truncated));
+        assert_eq!(rx.accept(t0, addr(1), &ext).err(), Some(RtpDrop::Truncated));
         let c = rx.counters();
         assert_eq!(
             (c.short, c.bad_version, c.truncated, c.accepted),
@@ -280,10 +297,11 @@ mod tests {
 
     #[test]
     fn rtcp_is_recognised_and_ignored() {
-        let mut rx = RtpReceiver::default();
+        let t0 = Instant::now();
+        let mut rx = receiver(t0);
         for pt in 200..=204u8 {
             let rtcp = [0x80, pt, 0x00, 0x01, 0, 0, 0, 1];
-            assert_eq!(rx.accept(addr(1), &rtcp).err(), Some(RtpDrop::Rtcp));
+            assert_eq!(rx.accept(t0, addr(1), &rtcp).err(), Some(RtpDrop::Rtcp));
         }
         assert_eq!(rx.counters().rtcp, 5);
         assert_eq!(rx.counters().dropped(), 0);
@@ -291,29 +309,32 @@ mod tests {
     }
 
     #[test]
-    fn stream_latches_first_source_and_ssrc() {
-        let mut rx = RtpReceiver::default();
-        assert!(rx.accept(addr(4000), &packet(7, 1, 0)).is_ok());
-        assert_eq!(rx.latched_source(), Some(addr(4000)));
-        assert!(rx.accept(addr(4000), &packet(7, 2, 0)).is_ok());
+    fn the_signalled_source_is_accepted_and_a_sprayer_refused_and_counted() {
+        let t0 = Instant::now();
+        let mut rx = receiver(t0);
+        assert!(rx.accept(t0, addr(1), &packet(7, 1, 0)).is_ok());
+        assert_eq!(rx.latched_source(), Some(addr(1)));
         assert_eq!(
-            rx.accept(addr(4002), &packet(7, 3, 0)).err(),
+            rx.accept(t0, addr(4002), &packet(9, 3, 0)).err(),
             Some(RtpDrop::UnexpectedSource)
         );
+        let quiet = t0 + LatchConfig::default().quiet;
         assert_eq!(
-            rx.accept(addr(4000), &packet(8, 4, 0)).err(),
-            Some(RtpDrop::ForeignSsrc)
+            rx.accept(quiet, addr(4002), &packet(9, 4, 0)).err(),
+            Some(RtpDrop::Probation)
         );
         let c = *rx.counters();
-        assert_eq!((c.accepted, c.unexpected_source, c.foreign_ssrc), (2, 1, 1));
-        rx.relatch();
-        assert!(rx.accept(addr(4002), &packet(8, 5, 0)).is_ok());
+        assert_eq!((c.accepted, c.unexpected_source, c.probation), (1, 1, 1));
+        assert_eq!(c.refused(), 2);
+        rx.resignal(addr(4002), quiet);
+        assert!(rx.accept(quiet, addr(4002), &packet(9, 5, 0)).is_ok());
         assert_eq!(rx.latched_source(), Some(addr(4002)));
     }
 
     #[test]
     fn arbitrary_bytes_never_panic() {
-        let mut rx = RtpReceiver::default();
+        let t0 = Instant::now();
+        let mut rx = receiver(t0);
         let mut state = 0x1234_5678u32;
         for len in 0..200usize {
             let bytes: Vec<u8> = (0..len)
@@ -324,7 +345,7 @@ mod tests {
                     (state >> 24) as u8
                 })
                 .collect();
-            let _ = rx.accept(addr(1), &bytes);
+            let _ = rx.accept(t0, addr(1), &bytes);
         }
         let c = rx.counters();
         assert_eq!(c.accepted + c.dropped() + c.rtcp, 200);

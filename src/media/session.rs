@@ -11,14 +11,18 @@ use crate::call::{Codec, Digit, DigitSource, NegotiatedMedia};
 use crate::media::dedup::{DEFAULT_WINDOW, DigitDedup};
 use crate::media::g711;
 use crate::media::inband::InbandDetector;
+use crate::media::latch::{LatchConfig, RtpLatch};
 use crate::media::prompt::Prompt;
 use crate::media::rfc4733::TelephoneEventDecoder;
-use crate::media::rtp::{RtpReceiver, RtpSender, RxCounters, SAMPLES_PER_FRAME};
+use crate::media::rtp::{RtpDrop, RtpReceiver, RtpSender, RxCounters, SAMPLES_PER_FRAME};
 
 /// Packet interval; we always send 20 ms frames.
 pub const FRAME: Duration = Duration::from_millis(20);
 /// Further behind than this (engine stalled), frames are skipped rather than sent in a burst.
 const MAX_LATE_FRAMES: u32 = 3;
+/// Packets sent to a peer that has not confirmed the call (no ACK, no RTP from it yet):
+/// enough to open a NAT pinhole, too few for a spoofed SDP address to make us a reflector.
+pub const UNCONFIRMED_PACKETS: u64 = 5;
 const FRAME_BYTES: usize = SAMPLES_PER_FRAME as usize;
 
 /// What the call's owner hears from its media.
@@ -45,6 +49,8 @@ pub struct SessionConfig {
     pub media_timeout: Duration,
     /// Window in which one key from two sources counts as one press.
     pub dedup_window: Duration,
+    /// Which sources' RTP is accepted (strict latching with probation).
+    pub latch: LatchConfig,
 }
 
 impl Default for SessionConfig {
@@ -52,6 +58,7 @@ impl Default for SessionConfig {
         Self {
             media_timeout: Duration::from_secs(30),
             dedup_window: DEFAULT_WINDOW,
+            latch: LatchConfig::default(),
         }
     }
 }
@@ -60,6 +67,10 @@ impl From<&crate::config::MediaConfig> for SessionConfig {
     fn from(c: &crate::config::MediaConfig) -> Self {
         Self {
             media_timeout: Duration::from_secs(c.timeout_secs),
+            latch: LatchConfig {
+                probation: c.rtp_probation_packets,
+                quiet: Duration::from_millis(c.rtp_source_quiet_ms),
+            },
             ..Self::default()
         }
     }
@@ -82,6 +93,9 @@ pub struct MediaSession {
     talkspurt_start: bool,
     next_send: Instant,
     last_rx: Instant,
+    /// The peer showed it wants this media (ACK, or RTP we accepted); until then only
+    /// `UNCONFIRMED_PACKETS` of silence go out and prompts wait.
+    confirmed: bool,
     timed_out: bool,
     events: VecDeque<MediaEvent>,
 }
@@ -109,7 +123,7 @@ impl MediaSession {
             telephone_event_pt: media.telephone_event_pt,
             destination: media.remote_rtp,
             sender,
-            receiver: RtpReceiver::default(),
+            receiver: RtpReceiver::new(RtpLatch::new(config.latch, media.remote_rtp, now)),
             telephone_events: TelephoneEventDecoder::default(),
             inband: InbandDetector::default(),
             dedup: DigitDedup::new(config.dedup_window),
@@ -118,26 +132,46 @@ impl MediaSession {
             talkspurt_start: true,
             next_send: now,
             last_rx: now,
+            confirmed: true,
             timed_out: false,
             events: VecDeque::new(),
         }
     }
 
+    /// An inbound call answered but not yet acknowledged: send next to nothing, and no
+    /// prompt, until the ACK (`confirm`) or the peer's first accepted RTP.
+    pub fn await_confirmation(&mut self) {
+        self.confirmed = false;
+    }
+
+    /// The call is confirmed (the ACK came): media flows normally from now on.
+    pub fn confirm(&mut self) {
+        self.confirmed = true;
+    }
+
+    pub fn is_confirmed(&self) -> bool {
+        self.confirmed
+    }
+
     /// The peer renegotiated (re-INVITE): new codec, event PT or address; the stream goes on.
-    pub fn update_media(&mut self, media: &NegotiatedMedia) {
+    pub fn update_media(&mut self, now: Instant, media: &NegotiatedMedia) {
         self.codec = media.codec;
         self.telephone_event_pt = media.telephone_event_pt;
         self.destination = media.remote_rtp;
         self.sender.set_payload_type(media.codec.payload_type());
-        self.receiver.relatch();
+        self.receiver.resignal(media.remote_rtp, now);
     }
 
-    /// One datagram from the peer. Bad input is dropped and counted, never fatal.
-    pub fn handle_input(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) {
-        let Ok(packet) = self.receiver.accept(from, datagram) else {
-            return;
+    /// One datagram from the peer. Bad input is dropped and counted, never fatal; returns
+    /// false when valid RTP was refused by the source latch (for the engine's counter).
+    pub fn handle_input(&mut self, now: Instant, from: SocketAddr, datagram: &[u8]) -> bool {
+        let packet = match self.receiver.accept(now, from, datagram) {
+            Ok(packet) => packet,
+            Err(RtpDrop::UnexpectedSource | RtpDrop::Probation) => return false,
+            Err(_) => return true,
         };
         self.last_rx = now;
+        self.confirmed = true;
         // Symmetric RTP: answer where the peer really sends from.
         self.destination = from;
         let payload_type = packet.payload_type();
@@ -149,14 +183,14 @@ impl MediaSession {
             {
                 self.report(now, key, DigitSource::Rfc4733);
             }
-            return;
+            return true;
         }
         let decode: fn(u8) -> i16 = match payload_type {
             0 => g711::ulaw_decode,
             8 => g711::alaw_decode,
             _ => {
                 self.receiver.counters_mut().unknown_payload_type += 1;
-                return;
+                return true;
             }
         };
         let mut keys = [None; 4];
@@ -176,6 +210,7 @@ impl MediaSession {
         for key in keys.into_iter().flatten() {
             self.report(now, key, DigitSource::InBand);
         }
+        true
     }
 
     /// A digit the SIP layer received by INFO; shares de-duplication with the RTP sources.
@@ -236,6 +271,13 @@ impl MediaSession {
             return None;
         }
         let late = (now - self.next_send).as_micros() / FRAME.as_micros();
+        if !self.confirmed && self.sender.packets_sent() >= UNCONFIRMED_PACKETS {
+            // Keep the clock (timestamps) going without sending; prompts have not started.
+            let frames = u32::try_from(late + 1).unwrap_or(u32::MAX);
+            self.sender.skip_frames(frames);
+            self.next_send += FRAME * frames;
+            return None;
+        }
         if late > u128::from(MAX_LATE_FRAMES) {
             let skip = u32::try_from(late).unwrap_or(u32::MAX);
             self.skip_frames(skip);
@@ -271,7 +313,9 @@ impl MediaSession {
     }
 
     fn start_next_prompt(&mut self) {
-        while self.playing.is_none()
+        // Prompts start once the peer has confirmed, so the caller hears them from the top.
+        while self.confirmed
+            && self.playing.is_none()
             && let Some(prompt) = self.queue.pop_front()
         {
             let audio = prompt.audio(self.codec);

@@ -50,9 +50,13 @@ fn digits(s: &mut MediaSession) -> Vec<(char, DigitSource)> {
 }
 
 fn rtp(pt: u8, seq: u16, ts: u32, marker: bool, payload: &[u8]) -> Vec<u8> {
+    rtp_ssrc(0x1111, pt, seq, ts, marker, payload)
+}
+
+fn rtp_ssrc(ssrc: u32, pt: u8, seq: u16, ts: u32, marker: bool, payload: &[u8]) -> Vec<u8> {
     RtpPacketBuilder::new()
         .payload_type(pt)
-        .ssrc(0x1111)
+        .ssrc(ssrc)
         .sequence(Seq::from(seq))
         .timestamp(ts)
         .marked(marker)
@@ -260,23 +264,94 @@ fn bad_datagrams_do_not_refresh_the_media_timeout() {
 }
 
 #[test]
-fn symmetric_rtp_sends_to_where_the_peer_sends_from_and_ignores_others() {
+fn symmetric_rtp_follows_a_nat_peer_after_probation_and_ignores_others() {
     let t0 = Instant::now();
     let mut s = MediaSession::new(&media(Codec::Pcmu, Some(101)), SessionConfig::default(), t0);
     let nat = SocketAddr::from(([127, 0, 0, 1], 41234));
     let mut buf = [0u8; MAX_PACKET];
     assert_eq!(s.poll_transmit(t0, &mut buf).unwrap().destination, peer());
-    s.handle_input(t0, nat, &rtp(0, 1, 0, false, &[0xFF; 160]));
-    assert_eq!(
-        s.poll_transmit(ms(t0, 20), &mut buf).unwrap().destination,
-        nat
-    );
+    // The SDP address never sends; after the quiet time the NAT'd source is on probation.
+    let t = ms(t0, 2_000);
+    for seq in 1..=3 {
+        assert!(!s.handle_input(t, nat, &rtp(0, seq, 0, false, &[0xFF; 160])));
+    }
+    assert_eq!(s.destination(), peer(), "not yet");
+    assert!(s.handle_input(t, nat, &rtp(0, 4, 0, false, &[0xFF; 160])));
+    assert_eq!(s.poll_transmit(t, &mut buf).unwrap().destination, nat);
     // A stranger's telephone-event is dropped, not a digit.
-    let stranger = SocketAddr::from(([127, 0, 0, 1], 50000));
-    s.handle_input(t0, stranger, &rtp(101, 2, 9, true, &[1, 0x8A, 1, 0]));
+    let stranger = SocketAddr::from(([127, 0, 0, 2], 50000));
+    assert!(!s.handle_input(t, stranger, &rtp_ssrc(9, 101, 2, 9, true, &[1, 0x8A, 1, 0])));
     assert!(digits(&mut s).is_empty());
     assert_eq!(s.counters().unexpected_source, 1);
+    assert_eq!(s.counters().probation, 3);
     assert_eq!(s.destination(), nat);
+}
+
+#[test]
+fn a_sprayer_gets_no_prompt_and_keys_nothing_while_the_caller_talks() {
+    let t0 = Instant::now();
+    let mut s = MediaSession::new(&media(Codec::Pcmu, Some(101)), SessionConfig::default(), t0);
+    s.play(prompt(500, 1000));
+    let stranger = SocketAddr::from(([127, 0, 0, 2], 50000));
+    let mut buf = [0u8; MAX_PACKET];
+    for i in 0..400u16 {
+        let now = ms(t0, 20 * u64::from(i));
+        s.handle_input(
+            now,
+            peer(),
+            &rtp(0, i, 160 * u32::from(i), false, &[0xFF; 160]),
+        );
+        // Event 1, new every packet: would be keys if accepted.
+        let ev = rtp_ssrc(
+            77,
+            101,
+            i,
+            160 * u32::from(i),
+            true,
+            &[(i % 10) as u8, 0x8A, 1, 0],
+        );
+        assert!(!s.handle_input(now, stranger, &ev));
+        while let Some(tx) = s.poll_transmit(now, &mut buf) {
+            assert_eq!(tx.destination, peer());
+        }
+    }
+    assert!(digits(&mut s).is_empty());
+    assert_eq!(s.counters().refused(), 400);
+}
+
+#[test]
+fn before_the_ack_only_a_few_packets_of_silence_go_out_and_prompts_wait() {
+    let t0 = Instant::now();
+    let mut s = MediaSession::new(&media(Codec::Pcmu, None), SessionConfig::default(), t0);
+    s.await_confirmation();
+    s.play(prompt(10, 8000));
+    // 32 s without an ACK (Timer H) would have been 1600 packets.
+    let sent: Vec<_> = (0..1600u64)
+        .flat_map(|i| drain(&mut s, ms(t0, 20 * i)))
+        .collect();
+    assert_eq!(sent.len() as u64, UNCONFIRMED_PACKETS);
+    assert!(sent.iter().all(|p| p.3 == [g711::ULAW_SILENCE; 160]));
+    // The ACK: the prompt starts from its first frame, timestamps kept running.
+    s.confirm();
+    let after = drain(&mut s, ms(t0, 20 * 1600));
+    assert_eq!(after.len(), 1);
+    assert_ne!(after[0].3, [g711::ULAW_SILENCE; 160]);
+    assert!(after[0].2, "talk-spurt marker on the prompt's first frame");
+    assert_eq!(after[0].1.wrapping_sub(sent[0].1), 160 * 1600);
+    assert_eq!(after[0].0, sent[4].0.wrapping_add(1));
+}
+
+#[test]
+fn the_callers_first_rtp_confirms_like_an_ack() {
+    let t0 = Instant::now();
+    let mut s = MediaSession::new(&media(Codec::Pcmu, None), SessionConfig::default(), t0);
+    s.await_confirmation();
+    // A stranger's RTP does not.
+    let stranger = SocketAddr::from(([127, 0, 0, 2], 50000));
+    s.handle_input(t0, stranger, &rtp_ssrc(5, 0, 1, 0, false, &[0xFF; 160]));
+    assert!(!s.is_confirmed());
+    s.handle_input(t0, peer(), &rtp(0, 1, 0, false, &[0xFF; 160]));
+    assert!(s.is_confirmed());
 }
 
 #[test]
@@ -285,12 +360,15 @@ fn re_invite_moves_media_and_codec() {
     let mut s = MediaSession::new(&media(Codec::Pcmu, Some(101)), SessionConfig::default(), t0);
     s.handle_input(t0, peer(), &rtp(0, 1, 0, false, &[0xFF; 160]));
     let moved = SocketAddr::from(([127, 0, 0, 1], 42000));
-    s.update_media(&NegotiatedMedia {
-        codec: Codec::Pcma,
-        telephone_event_pt: Some(96),
-        remote_rtp: moved,
-        ptime_ms: 20,
-    });
+    s.update_media(
+        t0,
+        &NegotiatedMedia {
+            codec: Codec::Pcma,
+            telephone_event_pt: Some(96),
+            remote_rtp: moved,
+            ptime_ms: 20,
+        },
+    );
     let mut buf = [0u8; MAX_PACKET];
     let tx = s.poll_transmit(t0, &mut buf).unwrap();
     assert_eq!(tx.destination, moved);

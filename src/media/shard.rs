@@ -35,6 +35,8 @@ pub(crate) struct NewCall {
     pub lease: PortLease,
     pub media: NegotiatedMedia,
     pub config: SessionConfig,
+    /// An answered inbound call not yet ACKed: almost nothing is sent until it is.
+    pub awaiting_ack: bool,
     pub events: UnboundedSender<MediaEvent>,
 }
 
@@ -44,6 +46,7 @@ pub(crate) enum Command {
     Stop(u64),
     InfoDigit(u64, char),
     Update(u64, Box<NegotiatedMedia>),
+    Confirm(u64),
     Close(u64),
     Shutdown,
 }
@@ -141,12 +144,17 @@ impl Shard {
                     lease,
                     media,
                     config,
+                    awaiting_ack,
                     events,
                 } = *new;
+                let mut session = MediaSession::new(&media, config, start);
+                if awaiting_ack {
+                    session.await_confirmation();
+                }
                 self.slot_of.insert(id, slot);
                 self.slots[slot].push(Call {
                     id,
-                    session: MediaSession::new(&media, config, start),
+                    session,
                     socket,
                     events,
                     _lease: lease,
@@ -174,7 +182,12 @@ impl Shard {
             }
             Command::Update(id, media) => {
                 if let Some(call) = self.find(id) {
-                    call.session.update_media(&media);
+                    call.session.update_media(Instant::now(), &media);
+                }
+            }
+            Command::Confirm(id) => {
+                if let Some(call) = self.find(id) {
+                    call.session.confirm();
                 }
             }
             Command::Close(id) => {
@@ -221,13 +234,16 @@ impl Shard {
         }
         let now = Instant::now();
         let mut received = 0u64;
+        let mut refused = 0u64;
         for call in &mut self.slots[slot] {
             for _ in 0..MAX_RX_BATCHES_PER_FRAME {
                 // Errors (would block, ICMP port unreachable from an earlier send) read as 0.
                 let count = self.rx.recv(&call.socket);
                 for i in 0..count {
-                    if let Some((from, datagram)) = self.rx.get(i) {
-                        call.session.handle_input(now, from, datagram);
+                    if let Some((from, datagram)) = self.rx.get(i)
+                        && !call.session.handle_input(now, from, datagram)
+                    {
+                        refused += 1;
                     }
                 }
                 received += count as u64;
@@ -242,6 +258,9 @@ impl Shard {
         s.packets_sent.fetch_add(sent, Ordering::Relaxed);
         s.send_errors.fetch_add(errors, Ordering::Relaxed);
         s.packets_received.fetch_add(received, Ordering::Relaxed);
+        if refused > 0 {
+            s.rtp_refused.fetch_add(refused, Ordering::Relaxed);
+        }
     }
 }
 

@@ -33,6 +33,9 @@ pub enum SipEvent {
         /// The peer put us on hold (sendonly/inactive or `c=0.0.0.0`).
         on_hold: bool,
     },
+    /// Our 200 OK to an inbound call was acknowledged: the caller really is at the
+    /// other end, so media may flow in full.
+    CallConfirmed { call: CallRef },
     /// A digit by SIP INFO (`application/dtmf-relay` or `application/dtmf`).
     Digit { call: CallRef, digit: Digit },
     /// The call is over; its media can be released.

@@ -13,10 +13,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use rand::Rng;
+use rand::rngs::StdRng;
+use rand::{Rng, SeedableRng};
 use tracing::{debug, warn};
 
-use super::api::{CallRef, DialOutcome, DialRequest, EndReason, RejectReason, SipEvent};
+use super::api::{
+    CallRef, DialOutcome, DialRequest, DialResult, EndReason, RejectReason, SipEvent,
+};
 use super::dialog::{Dialog, Phase, TIMEOUT_64T1};
 use super::limits::{Counter, LogLimiter, LogVerdict, SipCounters};
 use super::message::{self, Body};
@@ -63,12 +66,14 @@ pub struct CoreConfig {
     pub local: SocketAddr,
     pub inbound_numbers: Vec<String>,
     pub max_calls: usize,
+    /// Inbound calls one source IP may hold before their ACK (see `limits`).
+    pub max_unconfirmed_per_source: usize,
     pub ring_timeout: Duration,
     pub trunk: Option<TrunkTarget>,
 }
 
 /// Whose timer fired: one call, or the trunk registration.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub(crate) enum TimerOwner {
     Registration,
     Call(CallRef),
@@ -116,6 +121,10 @@ pub struct SipCore {
     /// Our client transactions' branches (INVITE, CANCEL, BYE) → their call.
     pub(crate) client_tx: HashMap<String, CallRef>,
     timers: BinaryHeap<Reverse<(Instant, TimerOwner)>>,
+    /// The live deadline of each owner in `timers`; other heap entries are stale.
+    scheduled: HashMap<TimerOwner, Instant>,
+    /// Tags, branches, Call-IDs and SDP origins; seedable so property tests reproduce.
+    rng: StdRng,
     pub(crate) registration: Option<Registration>,
     out: VecDeque<Output>,
     next_ref: u64,
@@ -134,12 +143,33 @@ impl SipCore {
             by_call_id: HashMap::new(),
             client_tx: HashMap::new(),
             timers: BinaryHeap::new(),
+            scheduled: HashMap::new(),
+            rng: StdRng::from_rng(&mut rand::rng()),
             registration: None,
             out: VecDeque::new(),
             next_ref: 1,
             active: 0,
             draining: false,
         }
+    }
+
+    /// Makes tags, branches and Call-IDs reproducible (tests); production seeds from the OS.
+    pub fn with_rng_seed(mut self, seed: u64) -> Self {
+        self.rng = StdRng::seed_from_u64(seed);
+        self
+    }
+
+    /// A random token for tags, branches and Call-IDs.
+    pub(crate) fn token(&mut self) -> String {
+        format!("{:016x}", self.rng.random::<u64>())
+    }
+
+    pub(crate) fn branch(&mut self) -> String {
+        format!("z9hG4bK{}", self.token())
+    }
+
+    pub(crate) fn random_u32(&mut self) -> u32 {
+        self.rng.random()
     }
 
     /// A fresh handle, for `Command::Dial` (inbound calls get theirs from the core).
@@ -202,34 +232,30 @@ impl SipCore {
         }
     }
 
-    /// Runs every timer due at `now`.
+    /// Runs every timer due at `now`. Afterwards no deadline of the core is `<= now`
+    /// (`poll_timeout` is later than `now`), so a shell driving the core cannot spin.
     pub fn handle_timeout(&mut self, now: Instant) {
         while let Some(Reverse((t, owner))) = self.timers.peek().copied() {
             if t > now {
                 break;
             }
             self.timers.pop();
+            if self.scheduled.get(&owner) != Some(&t) {
+                continue; // superseded by a later schedule
+            }
+            self.scheduled.remove(&owner);
             match owner {
                 TimerOwner::Call(call) => self.on_call_timer(now, call),
-                TimerOwner::Registration => self.registration_timers(now),
+                TimerOwner::Registration => self.on_registration_timer(now),
             }
         }
+        debug_assert!(
+            self.poll_timeout().is_none_or(|t| t > now),
+            "a deadline is still due after handle_timeout"
+        );
     }
 
-    fn on_call_timer(&mut self, now: Instant, call: CallRef) {
-        let Some(d) = self.calls.get(&call) else {
-            return;
-        };
-        if d.reap_at.is_some_and(|t| now >= t) {
-            self.reap(call);
-            return;
-        }
-        self.uas_timers(now, call);
-        self.uac_timers(now, call);
-        self.schedule(call);
-    }
-
-    /// Registers the call's next deadline (stale heap entries are harmless).
+    /// Arms the call's next deadline (one live heap entry per owner; older ones are skipped).
     pub(crate) fn schedule(&mut self, call: CallRef) {
         self.schedule_owner(TimerOwner::Call(call));
     }
@@ -242,8 +268,15 @@ impl SipCore {
                 .as_ref()
                 .and_then(Registration::next_deadline),
         };
-        if let Some(t) = next {
-            self.timers.push(Reverse((t, owner)));
+        match next {
+            Some(t) if self.scheduled.get(&owner) != Some(&t) => {
+                self.scheduled.insert(owner, t);
+                self.timers.push(Reverse((t, owner)));
+            }
+            Some(_) => {}
+            None => {
+                self.scheduled.remove(&owner);
+            }
         }
     }
 
@@ -256,8 +289,9 @@ impl SipCore {
             warn!("SIP: trunk.register is set but trunk.username is empty; not registering");
             return;
         }
-        self.registration = Some(Registration::new(now));
-        self.registration_timers(now);
+        let (call_id, local_tag) = (self.token(), self.token());
+        self.registration = Some(Registration::new(now, call_id, local_tag));
+        self.on_registration_timer(now);
     }
 
     /// Until when the trunk holds our registration, if it does.
@@ -302,6 +336,20 @@ impl SipCore {
         if d.phase == Phase::Ended {
             return;
         }
+        // Every dial reports exactly one outcome, however its call ends.
+        let unreported = d.dialling.as_ref().is_some_and(|dl| !dl.reported);
+        if unreported {
+            self.finish_dial(
+                call,
+                DialResult::Failed {
+                    status: None,
+                    reason: format!("call ended before an outcome ({reason:?})"),
+                },
+            );
+        }
+        let Some(d) = self.calls.get_mut(&call) else {
+            return;
+        };
         d.phase = Phase::Ended;
         d.reap_at = Some(now + TIMEOUT_64T1);
         // Only what answers retransmissions is kept for the 64·T1 that follow.
@@ -316,7 +364,7 @@ impl SipCore {
         self.schedule(call);
     }
 
-    fn reap(&mut self, call: CallRef) {
+    pub(crate) fn reap(&mut self, call: CallRef) {
         if let Some(d) = self.calls.remove(&call) {
             if d.phase != Phase::Ended {
                 self.active = self.active.saturating_sub(1);
@@ -352,15 +400,6 @@ impl SipCore {
             TransportKind::Tcp => format!("<sip:{user}@{};transport=tcp>", self.cfg.local),
         }
     }
-}
-
-/// A random token for tags, branches and Call-IDs.
-pub(crate) fn token() -> String {
-    format!("{:016x}", rand::rng().random::<u64>())
-}
-
-pub(crate) fn branch() -> String {
-    format!("z9hG4bK{}", token())
 }
 
 /// A To-tag for stateless final responses, stable across retransmissions of the request.

@@ -36,6 +36,7 @@ fn harness(max_calls: usize) -> Harness {
         local: "127.0.0.1:5060".parse().unwrap(),
         inbound_numbers: vec!["05031980214".into()],
         max_calls,
+        max_unconfirmed_per_source: max_calls,
         ring_timeout: Duration::from_secs(45),
         trunk: Some(trunk),
     };
@@ -143,6 +144,9 @@ impl Harness {
         let (sent, _, _) = self.drain();
         let tag = sent[0].tag("To").unwrap().to_string();
         self.feed(&request("ACK", call_id, 1, Some(&tag), "", ""));
+        let (sent, events, _) = self.drain();
+        assert!(sent.is_empty(), "{sent:?}");
+        assert_eq!(events, vec![SipEvent::CallConfirmed { call }]);
         (call, tag)
     }
 }
@@ -328,6 +332,55 @@ fn past_max_calls_invite_gets_503_with_retry_after() {
 }
 
 #[test]
+fn one_source_holds_at_most_its_share_of_unacked_calls_and_acked_ones_do_not_count() {
+    let mut h = harness(100);
+    h.core.cfg.max_unconfirmed_per_source = 2;
+    let u1 = h.ring("u1");
+    h.established("u2"); // confirmed: not counted
+    let u3 = h.ring("u3");
+    h.feed(&invite("u4"));
+    let (sent, events, _) = h.drain();
+    assert_eq!(sent.iter().map(status).collect::<Vec<_>>(), vec![503]);
+    assert_eq!(sent[0].header("Retry-After"), Some("10"));
+    assert!(events.is_empty());
+    assert_eq!(h.core.counters.snapshot().rejected_per_source, 1);
+    // Another address is not affected.
+    h.peer.addr = "127.0.0.2:5061".parse().unwrap();
+    h.ring("u5");
+    // Timer H: answered calls never ACKed end at 64·T1 and free the source's share.
+    h.peer = peer();
+    let rtp = "127.0.0.1:20000".parse().unwrap();
+    for call in [u1, u3] {
+        h.core.handle_command(
+            h.now,
+            Command::Answer {
+                call,
+                local_rtp: rtp,
+            },
+        );
+    }
+    h.drain();
+    h.advance(Duration::from_secs(31));
+    h.drain(); // 200 OK retransmissions
+    h.feed(&invite("u7"));
+    assert_eq!(h.codes(), vec![503], "still unACKed at 31 s");
+    for _ in 0..20 {
+        h.advance(Duration::from_millis(100));
+    }
+    let (_, events, _) = h.drain();
+    for call in [u1, u3] {
+        assert!(
+            events.contains(&SipEvent::CallEnded {
+                call,
+                reason: EndReason::NoAck
+            }),
+            "{events:?}"
+        );
+    }
+    h.ring("u8");
+}
+
+#[test]
 fn offer_without_g711_gets_488() {
     let mut h = harness(10);
     let g729 = OFFER.replace("RTP/AVP 8 0 101", "RTP/AVP 18");
@@ -374,3 +427,5 @@ fn malformed_request_gets_400_and_garbage_is_counted() {
 mod in_dialog;
 #[path = "uac_tests.rs"]
 mod outbound;
+#[path = "core_props.rs"]
+mod props;

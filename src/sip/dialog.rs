@@ -78,9 +78,43 @@ impl Retransmit {
         }
     }
 
+    /// The next resend or the give-up, whichever comes first.
     pub(crate) fn deadline(&self) -> Instant {
         self.next.map_or(self.give_up, |n| n.min(self.give_up))
     }
+}
+
+/// Every timer a call can arm. [`Dialog::armed`] is the only source of a call's
+/// deadlines and `SipCore::fire` handles each kind in an exhaustive match, so a deadline
+/// without a handler cannot compile (issue 10: a 64·T1 deadline nobody handled after a
+/// 180 froze all SIP). Every handler disarms its timer or moves it past `now`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum CallTimer {
+    /// Inbound: the glue neither answered nor rejected in time (480).
+    AnswerBy,
+    /// Resend our final response to an INVITE (Timer G).
+    FinalResend,
+    /// Our final response to an INVITE was never ACKed (Timer H).
+    FinalTimeout,
+    /// Resend our BYE (Timer E).
+    ByeResend,
+    /// No final response to our BYE (Timer F).
+    ByeTimeout,
+    /// Outbound: resend the INVITE until anything answers (Timer A).
+    InviteResend,
+    /// Outbound: no response at all to the INVITE (Timer B).
+    InviteTimeout,
+    /// Outbound: `ring_timeout` passed unanswered: report no answer, CANCEL.
+    RingTimeout,
+    /// Resend our CANCEL (Timer E).
+    CancelResend,
+    /// No final response to our CANCEL (Timer F).
+    CancelTimeout,
+    /// Outbound: CANCEL sent, yet no final response to the INVITE within 64·T1
+    /// (RFC 3261 §9.1): the call is dropped.
+    CancelledInvite,
+    /// Over: the state that absorbed retransmissions is dropped.
+    Reap,
 }
 
 /// Outbound-only state: the INVITE client transaction and its outcome.
@@ -93,6 +127,8 @@ pub(crate) struct Dialling {
     pub invite_cseq: u32,
     pub invite: Retransmit,
     pub ring_deadline: Instant,
+    /// Set when our CANCEL goes out: until when we wait for the INVITE's final response.
+    pub cancelled_until: Option<Instant>,
     /// The outcome has been handed to the glue.
     pub reported: bool,
     pub auth_tried: bool,
@@ -164,6 +200,7 @@ pub(crate) struct DialogStart {
     pub remote_target: String,
     pub contact: String,
     pub local_cseq: u32,
+    pub origin: SdpOrigin,
 }
 
 impl Dialog {
@@ -190,7 +227,7 @@ impl Dialog {
             media: None,
             offer: None,
             local_rtp: None,
-            origin: SdpOrigin::new(u64::from(rand::random::<u32>())),
+            origin: s.origin,
             local_sdp: None,
             on_hold: false,
             announced: false,
@@ -201,24 +238,47 @@ impl Dialog {
         }
     }
 
+    /// Every timer this call has armed, with its deadline.
+    pub(crate) fn armed(&self) -> Vec<(CallTimer, Instant)> {
+        use CallTimer::*;
+        let mut armed = Vec::with_capacity(8);
+        let mut retransmit = |r: &Retransmit, resend, timeout| {
+            armed.extend(r.next.map(|t| (resend, t)));
+            armed.push((timeout, r.give_up));
+        };
+        if let Some(r) = &self.final_response {
+            retransmit(r, FinalResend, FinalTimeout);
+        }
+        if let Some((_, r)) = &self.bye {
+            retransmit(r, ByeResend, ByeTimeout);
+        }
+        if let Some(dl) = &self.dialling {
+            if let Some(r) = &dl.cancel {
+                retransmit(r, CancelResend, CancelTimeout);
+            }
+            match self.phase {
+                // Timer B runs only until the first response (RFC 3261 §17.1.1.2).
+                Phase::Calling => {
+                    armed.extend(dl.invite.next.map(|t| (InviteResend, t)));
+                    armed.push((InviteTimeout, dl.invite.give_up));
+                }
+                // A ringing phone is bounded by the ring timeout, then by the CANCEL.
+                Phase::Proceeding => armed.extend(dl.cancelled_until.map(|t| (CancelledInvite, t))),
+                _ => {}
+            }
+            if matches!(self.phase, Phase::Calling | Phase::Proceeding) && !dl.reported {
+                armed.push((RingTimeout, dl.ring_deadline));
+            }
+        }
+        if self.phase == Phase::Ringing {
+            armed.extend(self.answer_by.map(|t| (AnswerBy, t)));
+        }
+        armed.extend(self.reap_at.map(|t| (Reap, t)));
+        armed
+    }
+
     /// The earliest instant at which this call has something to do.
     pub(crate) fn next_deadline(&self) -> Option<Instant> {
-        let mut all = Vec::with_capacity(6);
-        all.extend(self.final_response.as_ref().map(Retransmit::deadline));
-        all.extend(self.bye.as_ref().map(|(_, r)| r.deadline()));
-        all.extend(self.reap_at);
-        if self.phase == Phase::Ringing {
-            all.extend(self.answer_by);
-        }
-        if let Some(d) = &self.dialling {
-            if matches!(self.phase, Phase::Calling | Phase::Proceeding) {
-                all.push(d.invite.deadline());
-                if !d.reported {
-                    all.push(d.ring_deadline);
-                }
-            }
-            all.extend(d.cancel.as_ref().map(Retransmit::deadline));
-        }
-        all.into_iter().min()
+        self.armed().into_iter().map(|(_, t)| t).min()
     }
 }

@@ -100,6 +100,7 @@ impl SipEndpoint {
             local,
             inbound_numbers: sip.inbound_numbers.clone(),
             max_calls: sip.max_calls,
+            max_unconfirmed_per_source: sip.max_unconfirmed_calls_per_source,
             ring_timeout: Duration::from_secs(sip.ring_timeout_secs),
             trunk: trunk_target,
         };
@@ -294,6 +295,8 @@ impl CoreTask {
         loop {
             // Drained first, so what the core queued at start (REGISTER) goes out at once.
             self.drain().await;
+            // After `handle_timeout(now)` the core's next deadline is later than `now`, so
+            // this sleep always waits: a past deadline cannot make the loop spin.
             let deadline = self.core.poll_timeout();
             let sleep = async {
                 match deadline {

@@ -1,9 +1,14 @@
 //! SIP error counters (for /metrics) and the rate limit on logs about bad input, so a
 //! flood of garbage cannot flood the log too.
 
+use std::collections::HashMap;
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
+
+use super::api::CallRef;
+use super::dialog::{Dialog, Phase, Role};
 
 /// Live counters, shared between the SIP task and whoever reads metrics.
 #[derive(Debug, Default)]
@@ -13,6 +18,7 @@ pub struct SipCounters {
     responses_4xx_sent: AtomicU64,
     responses_5xx_sent: AtomicU64,
     rejected_at_capacity: AtomicU64,
+    rejected_per_source: AtomicU64,
     unknown_number: AtomicU64,
     events_dropped: AtomicU64,
     send_failures: AtomicU64,
@@ -35,6 +41,9 @@ pub struct SipCountersSnapshot {
     pub responses_5xx_sent: u64,
     /// INVITEs refused with 503 because `max_calls` calls were up.
     pub rejected_at_capacity: u64,
+    /// INVITEs refused with 503 because their source held `max_unconfirmed_calls_per_source`
+    /// calls not yet ACKed.
+    pub rejected_per_source: u64,
     /// INVITEs refused with 404 (Request-URI user not one of our numbers).
     pub unknown_number: u64,
     /// Events the glue's channel had no room for (a stalled glue; should stay 0).
@@ -56,6 +65,7 @@ pub(crate) enum Counter {
     MalformedDropped,
     BadRequestSent,
     RejectedAtCapacity,
+    RejectedPerSource,
     UnknownNumber,
     EventsDropped,
     SendFailures,
@@ -75,6 +85,7 @@ impl SipCounters {
             Counter::MalformedDropped => &self.malformed_dropped,
             Counter::BadRequestSent => &self.bad_request_sent,
             Counter::RejectedAtCapacity => &self.rejected_at_capacity,
+            Counter::RejectedPerSource => &self.rejected_per_source,
             Counter::UnknownNumber => &self.unknown_number,
             Counter::EventsDropped => &self.events_dropped,
             Counter::SendFailures => &self.send_failures,
@@ -103,6 +114,7 @@ impl SipCounters {
             responses_4xx_sent: g(&self.responses_4xx_sent),
             responses_5xx_sent: g(&self.responses_5xx_sent),
             rejected_at_capacity: g(&self.rejected_at_capacity),
+            rejected_per_source: g(&self.rejected_per_source),
             unknown_number: g(&self.unknown_number),
             events_dropped: g(&self.events_dropped),
             send_failures: g(&self.send_failures),
@@ -112,6 +124,21 @@ impl SipCounters {
             tcp_timed_out: g(&self.tcp_timed_out),
         }
     }
+}
+
+/// Inbound calls from `ip` that are ringing or answered but not yet ACKed. One sender
+/// cannot hold more than a few such calls (each holds a call slot and an RTP port until
+/// its ACK or Timer H); confirmed calls are not counted, so a trunk carrying many calls
+/// from one address is not limited. A scan of the calls, bounded by `max_calls`.
+pub(crate) fn unconfirmed_from(calls: &HashMap<CallRef, Dialog>, ip: IpAddr) -> usize {
+    calls
+        .values()
+        .filter(|d| {
+            d.role == Role::Inbound
+                && matches!(d.phase, Phase::Ringing | Phase::Answered)
+                && d.peer.addr.ip() == ip
+        })
+        .count()
 }
 
 /// At most `burst` log lines per `window`; the rest are counted and summarised once the

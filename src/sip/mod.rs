@@ -30,7 +30,8 @@
 //! `sdp` does offer/answer, `core` is the sans-IO user agent: `uas` (inbound INVITE,
 //! CANCEL, ACK), `in_dialog` (BYE, re-INVITE, INFO), `uac` (outbound INVITE, digest),
 //! `teardown` (BYE/CANCEL from us), `registration` (optional REGISTER), `dialog` (per-call
-//! state and timers). `endpoint` and `transport` are the thin async shell over UDP/TCP.
+//! state and the timers it arms), `timers` (what each timer does when it fires).
+//! `endpoint` and `transport` are the thin async shell over UDP/TCP.
 //!
 //! rsipstack supplies URI parsing and the digest hash. Its message parser, transports,
 //! transactions and dialogs are not used, for reasons given in `wire.rs` and `core.rs`.
@@ -50,6 +51,7 @@ mod message;
 mod registration;
 pub mod sdp;
 mod teardown;
+mod timers;
 mod transport;
 mod uac;
 mod uas;

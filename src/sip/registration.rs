@@ -6,7 +6,7 @@ use std::time::{Duration, Instant};
 use tracing::{info, warn};
 
 use super::auth::Challenge;
-use super::core::{SipCore, TimerOwner, TransportKind, branch, token};
+use super::core::{SipCore, TimerOwner, TransportKind};
 use super::dialog::{Retransmit, T2};
 use super::limits::Counter;
 use super::message::{RequestParts, request};
@@ -33,10 +33,10 @@ pub(crate) struct Registration {
 }
 
 impl Registration {
-    pub(crate) fn new(now: Instant) -> Self {
+    pub(crate) fn new(now: Instant, call_id: String, local_tag: String) -> Self {
         Self {
-            call_id: token(),
-            local_tag: token(),
+            call_id,
+            local_tag,
             cseq: 0,
             expires: REQUESTED_EXPIRES,
             pending: None,
@@ -66,7 +66,23 @@ fn refresh_delay(granted: u32) -> Duration {
 }
 
 impl SipCore {
-    pub(crate) fn registration_timers(&mut self, now: Instant) {
+    /// Runs the registration's due timers; a deadline left in the past (a bug) becomes
+    /// a retry later instead of a spin.
+    pub(crate) fn on_registration_timer(&mut self, now: Instant) {
+        self.registration_timers(now);
+        let stuck = self
+            .registration
+            .as_ref()
+            .and_then(Registration::next_deadline)
+            .is_some_and(|t| t <= now);
+        if stuck {
+            debug_assert!(false, "registration timer still due after firing");
+            self.registration_failed(now, "registration timer stuck");
+            self.schedule_owner(TimerOwner::Registration);
+        }
+    }
+
+    fn registration_timers(&mut self, now: Instant) {
         let Some(reg) = self.registration.as_mut() else {
             return;
         };
@@ -94,6 +110,7 @@ impl SipCore {
 
     /// Sends a REGISTER (with credentials when answering a challenge).
     fn send_register(&mut self, now: Instant, credentials: Option<(&str, String)>) {
+        let b = self.branch();
         let (Some(trunk), Some(reg)) = (self.cfg.trunk.clone(), self.registration.as_mut()) else {
             return;
         };
@@ -102,7 +119,6 @@ impl SipCore {
         }
         reg.cseq += 1;
         reg.next_at = None;
-        let b = branch();
         let via = format!(
             "SIP/2.0/{} {};branch={b};rport",
             trunk.peer.transport.via_name(),
@@ -169,10 +185,11 @@ impl SipCore {
                 } else {
                     ("Proxy-Authenticate", "Proxy-Authorization")
                 };
+                let cnonce = self.token();
                 let credentials = self.cfg.trunk.as_ref().and_then(|t| {
                     let c = Challenge::parse(resp.header(challenge)?).ok()?;
                     let uri = format!("sip:{}{}", t.host, t.params);
-                    c.authorization(&t.username, &t.password, "REGISTER", &uri, &token())
+                    c.authorization(&t.username, &t.password, "REGISTER", &uri, &cnonce)
                         .ok()
                 });
                 match credentials {

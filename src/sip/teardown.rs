@@ -3,10 +3,8 @@
 
 use std::time::Instant;
 
-use tracing::info;
-
 use super::api::{CallRef, DialResult, EndReason};
-use super::core::{SipCore, TransportKind, branch, next_hop};
+use super::core::{SipCore, TransportKind, next_hop};
 use super::dialog::{Dialog, Phase, Retransmit, Role, T2, TIMEOUT_64T1};
 use super::fields::name_addr_tag;
 use super::message::{ALLOW, RequestParts, request};
@@ -36,6 +34,8 @@ impl SipCore {
         );
         let reliable = d.peer.transport == TransportKind::Tcp;
         dl.cancel = Some(Retransmit::new(bytes.clone(), now, reliable, Some(T2)));
+        // The 487 (or a 200 crossing the CANCEL) gets 64·T1; then the call is dropped.
+        dl.cancelled_until = Some(now + TIMEOUT_64T1);
         let peer = d.peer;
         self.send(peer, bytes);
         self.schedule(call);
@@ -111,7 +111,7 @@ impl SipCore {
     }
 
     pub(crate) fn send_bye(&mut self, now: Instant, call: CallRef) {
-        let b = branch();
+        let b = self.branch();
         let Some(d) = self.calls.get_mut(&call) else {
             return;
         };
@@ -145,71 +145,6 @@ impl SipCore {
         self.client_tx.insert(b, call);
         self.send(peer, bytes);
         self.schedule(call);
-    }
-
-    /// Ring timeout, INVITE/CANCEL/BYE retransmissions and their give-up timers.
-    pub(crate) fn uac_timers(&mut self, now: Instant, call: CallRef) {
-        let Some(d) = self.calls.get_mut(&call) else {
-            return;
-        };
-        let hop = next_hop(d.peer, &d.remote_target, &d.route_set);
-        let mut resend = Vec::new();
-        if let Some((_, bye)) = d.bye.as_mut() {
-            if now >= bye.give_up {
-                d.bye = None;
-            } else if bye.due(now) {
-                resend.push((hop, bye.bytes.clone()));
-            }
-        }
-        let mut ring_expired = false;
-        let mut invite_timed_out = false;
-        if let Some(dl) = d.dialling.as_mut() {
-            let ringing = matches!(d.phase, Phase::Calling | Phase::Proceeding);
-            if ringing && dl.invite.due(now) {
-                resend.push((d.peer, dl.invite.bytes.clone()));
-            }
-            if d.phase == Phase::Calling && now >= dl.invite.give_up {
-                invite_timed_out = true; // Timer B
-            }
-            if ringing && !dl.reported && now >= dl.ring_deadline {
-                ring_expired = true;
-            }
-            if let Some(c) = dl.cancel.as_mut() {
-                if now >= c.give_up {
-                    dl.cancel = None;
-                } else if c.due(now) {
-                    resend.push((d.peer, c.bytes.clone()));
-                }
-            }
-        }
-        let stuck_after_cancel = d.phase == Phase::Proceeding
-            && d.dialling.as_ref().is_some_and(|dl| {
-                dl.reported && dl.cancel.is_none() && !dl.cancel_pending && now >= dl.invite.give_up
-            });
-        for (to, bytes) in resend {
-            self.send(to, bytes);
-        }
-        if ring_expired {
-            info!(call = call.0, "SIP: ring timeout; cancelling");
-            self.finish_dial(call, DialResult::NoAnswer);
-            self.give_up_ringing(now, call);
-            if let Some(dl) = self.calls.get_mut(&call).and_then(|d| d.dialling.as_mut()) {
-                // The 487 (or a late 200) gets 64·T1 more before the call is dropped.
-                dl.invite.give_up = now + TIMEOUT_64T1;
-            }
-        }
-        if invite_timed_out {
-            self.finish_dial(
-                call,
-                DialResult::Failed {
-                    status: None,
-                    reason: "no response from the trunk".into(),
-                },
-            );
-            self.end_call(now, call, EndReason::LocalHangup);
-        } else if stuck_after_cancel {
-            self.end_call(now, call, EndReason::LocalHangup);
-        }
     }
 }
 

@@ -2,19 +2,22 @@
 //! the ACK, failures with theirs), digest challenges, and the outcome for the glue.
 //! Ending calls (CANCEL at the ring timeout, BYE) is in `teardown.rs`.
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use tracing::{debug, info};
 
 use super::api::{CallRef, DialOutcome, DialRequest, DialResult, EndReason};
 use super::auth::Challenge;
-use super::core::{SipCore, TransportKind, branch, next_hop, token};
+use super::core::{SipCore, TransportKind, next_hop};
 use super::dialog::{Dialling, Dialog, DialogStart, Phase, Retransmit, Role};
 use super::fields::{is_dialable, name_addr_uri};
 use super::message::{ALLOW, Body, RequestParts, request};
 use super::sdp::{self, SdpOrigin};
 use super::wire::{Message, StartLine};
 use crate::privacy::mask_phone;
+
+/// Longest ring timeout honoured (a day); longer values are treated as this.
+const MAX_RING_TIMEOUT: Duration = Duration::from_secs(86_400);
 
 impl SipCore {
     pub(crate) fn dial(&mut self, now: Instant, call: CallRef, req: DialRequest) {
@@ -44,20 +47,23 @@ impl SipCore {
                 result: fail("number is not dialable (digits, +, -, ., *, _ only)"),
             });
         }
-        let call_id = req
-            .call_id
-            .clone()
-            .filter(|c| is_call_id(c))
-            .unwrap_or_else(|| new_call_id(self.cfg.local.ip()));
-        let local_tag = token();
+        let call_id = match req.call_id.clone().filter(|c| is_call_id(c)) {
+            Some(chosen) => chosen,
+            None => format!("{}@{}", self.token(), self.cfg.local.ip()),
+        };
+        let local_tag = self.token();
         let transport = trunk.peer.transport;
         let invite_uri = format!("sip:{}@{}{}", req.to, trunk.host, trunk.params);
         let local_header = format!("<sip:{}@{}>;tag={local_tag}", req.caller_line, trunk.host);
         let remote_header = format!("<sip:{}@{}>", req.to, trunk.host);
         let contact = self.contact(&req.caller_line, transport);
-        let origin = SdpOrigin::new(rand::random::<u32>() as u64);
-        let ring_timeout = req.ring_timeout.unwrap_or(self.cfg.ring_timeout);
-        let b = branch();
+        let origin = SdpOrigin::new(u64::from(self.random_u32()));
+        // Capped so that no configured value can overflow the clock.
+        let ring_timeout = req
+            .ring_timeout
+            .unwrap_or(self.cfg.ring_timeout)
+            .min(MAX_RING_TIMEOUT);
+        let b = self.branch();
         let via = self.via(transport, &b);
         let cseq = 1;
         let bytes = invite_bytes(
@@ -84,8 +90,8 @@ impl SipCore {
             remote_target: invite_uri.clone(),
             contact,
             local_cseq: cseq,
+            origin,
         });
-        d.origin = origin;
         d.local_rtp = Some(req.local_rtp);
         d.dialling = Some(Dialling {
             request: req,
@@ -95,6 +101,7 @@ impl SipCore {
             invite_cseq: cseq,
             invite: Retransmit::new(bytes.clone(), now, reliable, None),
             ring_deadline: now + ring_timeout,
+            cancelled_until: None,
             reported: false,
             auth_tried: false,
             cancel_pending: false,
@@ -211,6 +218,8 @@ impl SipCore {
 
     fn on_invite_success(&mut self, now: Instant, call: CallRef, resp: &Message) {
         let local = self.cfg.local;
+        // The ACK for 2xx is its own transaction, in the dialog (RFC 3261 §13.2.2.4).
+        let ack_branch = self.branch();
         let Some(d) = self.calls.get_mut(&call) else {
             return;
         };
@@ -237,10 +246,8 @@ impl SipCore {
             .collect();
         routes.reverse();
         d.route_set = routes;
-        // ACK for 2xx is its own transaction, in the dialog (RFC 3261 §13.2.2.4).
-        let b = branch();
         let via = format!(
-            "SIP/2.0/{} {local};branch={b};rport",
+            "SIP/2.0/{} {local};branch={ack_branch};rport",
             d.peer.transport.via_name()
         );
         let ack = request(
@@ -265,7 +272,11 @@ impl SipCore {
         let Some(d) = self.calls.get_mut(&call) else {
             return;
         };
-        d.phase = Phase::Confirmed;
+        // A 200 after the call ended (dropped after our CANCEL, or Timer B) is ACKed and
+        // BYEd; the call stays ended (`end_call` below is then a no-op).
+        if d.phase != Phase::Ended {
+            d.phase = Phase::Confirmed;
+        }
         match (already_reported, media) {
             (false, Ok(media)) => {
                 d.media = Some(media.clone());
@@ -283,7 +294,7 @@ impl SipCore {
                 self.send_bye(now, call);
                 self.end_call(now, call, EndReason::LocalHangup);
             }
-            // Answered after we gave up (ring timeout): hang up at once.
+            // Answered after we gave up (ring timeout, hang-up): hang up at once.
             (true, _) => {
                 self.send_bye(now, call);
                 self.end_call(now, call, EndReason::LocalHangup);
@@ -308,7 +319,8 @@ impl SipCore {
                 return false;
             }
         };
-        let b = branch();
+        let b = self.branch();
+        let cnonce = self.token();
         let Some(d) = self.calls.get_mut(&call) else {
             return false;
         };
@@ -320,7 +332,7 @@ impl SipCore {
             &trunk.password,
             "INVITE",
             &dl.invite_uri,
-            &token(),
+            &cnonce,
         ) else {
             return false;
         };
@@ -445,9 +457,10 @@ fn invite_bytes(
     )
 }
 
-/// A fresh Call-ID: random, at our address.
+/// A fresh Call-ID for a caller that records it before dialling (the shell's randomness;
+/// the core draws its own from its seeded generator).
 pub(crate) fn new_call_id(ip: std::net::IpAddr) -> String {
-    format!("{}@{}", token(), ip)
+    format!("{:016x}@{}", rand::random::<u64>(), ip)
 }
 
 /// Whether a caller-chosen Call-ID can go into a header as is (RFC 3261 `word@word`).

@@ -2,7 +2,7 @@
 
 use super::*;
 
-fn dial(h: &mut Harness, ring: Duration) -> (CallRef, Message) {
+pub(super) fn dial(h: &mut Harness, ring: Duration) -> (CallRef, Message) {
     let call = h.core.allocate_ref();
     let request = DialRequest {
         to: "09033334444".into(),
@@ -18,7 +18,7 @@ fn dial(h: &mut Harness, ring: Duration) -> (CallRef, Message) {
 }
 
 /// A response from the callee to one of our requests.
-fn reply(req: &Message, code: u16, to_tag: &str, extra: &str, body: &str) -> String {
+pub(super) fn reply(req: &Message, code: u16, to_tag: &str, extra: &str, body: &str) -> String {
     let bytes = message::response(req, code, Some(to_tag), &[], None);
     let text = String::from_utf8(bytes).unwrap();
     let head = text.trim_end_matches("Content-Length: 0\r\n\r\n");
@@ -92,6 +92,70 @@ fn ring_timeout_cancels_and_reports_no_answer() {
     let (sent, _, dials) = h.drain();
     assert_eq!(sent[0].method(), Some("ACK"));
     assert!(dials.is_empty(), "reported once");
+}
+
+/// Issue 10: a phone that rings past 64·T1 froze the core (a Timer B deadline nobody
+/// handled after the 180, re-armed in the past for ever).
+#[test]
+fn phone_ringing_past_64_t1_gets_cancel_at_the_ring_timeout() {
+    let mut h = harness(10);
+    let (call, inv) = dial(&mut h, Duration::from_secs(45));
+    h.feed(&reply(&inv, 180, "callee", "", ""));
+    for _ in 0..44 {
+        h.advance(Duration::from_secs(1));
+        assert!(h.core.poll_timeout().is_some_and(|t| t > h.now));
+    }
+    let (sent, _, dials) = h.drain();
+    assert!(sent.is_empty() && dials.is_empty(), "{sent:?} {dials:?}");
+    h.advance(Duration::from_secs(1));
+    let (sent, _, dials) = h.drain();
+    assert_eq!(dials[0].result, DialResult::NoAnswer);
+    assert_eq!(sent[0].method(), Some("CANCEL"));
+    // A callee that never answers the CANCEL nor sends 487: dropped 64·T1 later.
+    h.advance(Duration::from_secs(32));
+    assert_eq!(h.core.active_calls(), 0);
+    h.advance(Duration::from_secs(32));
+    assert!(!h.core.calls.contains_key(&call), "reaped");
+}
+
+/// The 200 crossing our CANCEL is ACKed, then the call is hung up with BYE.
+#[test]
+fn answer_crossing_the_cancel_gets_ack_and_bye() {
+    let mut h = harness(10);
+    let (_, inv) = dial(&mut h, Duration::from_secs(3));
+    h.feed(&reply(&inv, 180, "callee", "", ""));
+    h.advance(Duration::from_secs(3));
+    let (sent, _, dials) = h.drain();
+    assert_eq!(sent[0].method(), Some("CANCEL"));
+    assert_eq!(dials[0].result, DialResult::NoAnswer);
+    let answer = "Contact: <sip:callee@127.0.0.1:5070>\r\nContent-Type: application/sdp\r\n";
+    h.feed(&reply(&inv, 200, "callee", answer, OFFER));
+    let (sent, events, dials) = h.drain();
+    let methods: Vec<_> = sent.iter().map(|m| m.method().unwrap()).collect();
+    assert_eq!(methods, vec!["ACK", "BYE"]);
+    assert!(
+        events.is_empty() && dials.is_empty(),
+        "reported once, never announced"
+    );
+    assert_eq!(h.core.active_calls(), 0);
+}
+
+/// Hung up before any response, then a 180 after Timer B would have fired: the CANCEL
+/// goes with the 180 and the call still ends.
+#[test]
+fn hangup_before_any_response_cancels_with_the_first_provisional() {
+    let mut h = harness(10);
+    let (call, inv) = dial(&mut h, Duration::from_secs(45));
+    h.core.handle_command(h.now, Command::Hangup { call });
+    h.advance(Duration::from_secs(20));
+    h.feed(&reply(&inv, 180, "callee", "", ""));
+    let (sent, _, dials) = h.drain();
+    assert!(sent.iter().any(|m| m.method() == Some("CANCEL")));
+    assert!(matches!(dials[0].result, DialResult::Failed { .. }));
+    h.advance(Duration::from_secs(20));
+    assert!(h.core.poll_timeout().is_some_and(|t| t > h.now));
+    h.advance(Duration::from_secs(40));
+    assert_eq!(h.core.active_calls(), 0);
 }
 
 #[test]

@@ -8,12 +8,12 @@ use std::time::Instant;
 use tracing::info;
 
 use super::api::{CallRef, EndReason, SipEvent};
-use super::core::{Peer, RETRY_AFTER_SECS, SipCore, TransportKind, stateless_tag, token};
+use super::core::{Peer, RETRY_AFTER_SECS, SipCore, TransportKind, stateless_tag};
 use super::dialog::{ANSWER_DEADLINE, Dialog, DialogStart, Phase, Retransmit, Role, T2};
 use super::fields::{name_addr_uri, national_number, uri_scheme, uri_user};
 use super::limits::Counter;
 use super::message::{ALLOW, Body};
-use super::sdp::{self, Direction};
+use super::sdp::{self, Direction, SdpOrigin};
 use super::wire::{Message, StartLine};
 use crate::privacy::mask_phone;
 
@@ -125,6 +125,14 @@ impl SipCore {
             self.respond(from, &req, 503, Some(&reject_tag), &retry, None);
             return;
         }
+        if super::limits::unconfirmed_from(&self.calls, from.addr.ip())
+            >= self.cfg.max_unconfirmed_per_source
+        {
+            self.counters.bump(Counter::RejectedPerSource);
+            let retry = [("Retry-After", RETRY_AFTER_SECS.to_string())];
+            self.respond(from, &req, 503, Some(&reject_tag), &retry, None);
+            return;
+        }
         let dialled = national_number(&req.request_user().unwrap_or_default());
         let served = self
             .cfg
@@ -154,7 +162,9 @@ impl SipCore {
             }
         };
         let call = self.allocate_ref();
-        let local_tag = token();
+        let local_tag = self.token();
+        let origin = SdpOrigin::new(u64::from(self.random_u32()));
+        let local_cseq = (self.random_u32() & 0xffff) + 1;
         let caller = req
             .header("From")
             .and_then(name_addr_uri)
@@ -178,7 +188,8 @@ impl SipCore {
             remote_header: req.header("From").unwrap_or_default().to_string(),
             remote_target,
             contact: contact.clone(),
-            local_cseq: u32::from(rand::random::<u16>()) + 1,
+            local_cseq,
+            origin,
         });
         d.remote_tag = req.tag("From").map(str::to_string);
         d.route_set = req
@@ -327,7 +338,11 @@ impl SipCore {
         let acked_200 = d.final_response.take().is_some();
         if d.phase == Phase::Answered {
             d.phase = Phase::Confirmed;
+            self.emit(SipEvent::CallConfirmed { call });
         }
+        let Some(d) = self.calls.get_mut(&call) else {
+            return;
+        };
         if acked_200 && std::mem::take(&mut d.bye_after_ack) {
             self.send_bye(now, call);
         }
@@ -370,35 +385,6 @@ impl SipCore {
         // The INVITE gets 487; the call is over for the glue.
         if self.fail_invite(now, call, 487) {
             self.end_call(now, call, EndReason::CallerCancelled);
-        }
-    }
-
-    /// Retransmits our final INVITE response; gives up (and hangs up) at 64·T1.
-    pub(crate) fn uas_timers(&mut self, now: Instant, call: CallRef) {
-        let Some(d) = self.calls.get_mut(&call) else {
-            return;
-        };
-        if d.phase == Phase::Ringing && d.answer_by.is_some_and(|t| now >= t) {
-            info!(call = call.0, "SIP: the glue never answered; 480");
-            return self.reject(now, call, 480);
-        }
-        let Some(r) = d.final_response.as_mut() else {
-            return;
-        };
-        if now >= r.give_up {
-            d.final_response = None;
-            if d.phase == Phase::Answered {
-                info!(call = call.0, "SIP: no ACK for our 200 OK; hanging up");
-                self.send_bye(now, call);
-                self.end_call(now, call, EndReason::NoAck);
-            } else if std::mem::take(&mut d.bye_after_ack) {
-                self.send_bye(now, call);
-            }
-            return;
-        }
-        if r.due(now) {
-            let (to, bytes) = (d.peer, r.bytes.clone());
-            self.send(to, bytes);
         }
     }
 }

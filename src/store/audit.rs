@@ -24,6 +24,8 @@ pub enum AuthFailureKey<'a> {
     CallingNumber(&'a str),
     /// The HER-SYS ID as keyed, whether or not it exists.
     HersysId(&'a str),
+    /// This HER-SYS ID keyed from this calling number.
+    NumberAndId(&'a str, &'a str),
 }
 
 /// Appends an audit entry inside the caller's transaction, so the change and its record
@@ -110,25 +112,29 @@ impl Store {
         Ok(())
     }
 
-    /// Failures counted against `key` at or after `since` (the lockout window's start).
+    /// Failures counted against `key` at or after `since` (the lockout window's start),
+    /// not forgiven by a lifted lockout.
     pub async fn count_auth_failures(
         &self,
         key: AuthFailureKey<'_>,
         since: DateTime<Utc>,
     ) -> Result<u64, StoreError> {
-        let (sql, value) = match key {
-            AuthFailureKey::CallingNumber(n) => (
-                "SELECT COUNT(*) AS n FROM auth_failures WHERE calling_number = $1 AND at_ms >= $2",
-                n,
-            ),
-            AuthFailureKey::HersysId(id) => (
-                "SELECT COUNT(*) AS n FROM auth_failures WHERE hersys_id = $1 AND at_ms >= $2",
-                id,
-            ),
+        // Failures forgiven by a lifted lockout no longer count.
+        const COUNT: &str = "SELECT COUNT(*) AS n FROM auth_failures \
+             WHERE at_ms >= $1 AND forgiven_at_ms IS NULL AND ";
+        let (filter, number, id) = match key {
+            AuthFailureKey::CallingNumber(n) => {
+                ("calling_number = $2 AND $3 IS NULL", Some(n), None)
+            }
+            AuthFailureKey::HersysId(id) => ("$2 IS NULL AND hersys_id = $3", None, Some(id)),
+            AuthFailureKey::NumberAndId(n, id) => {
+                ("calling_number = $2 AND hersys_id = $3", Some(n), Some(id))
+            }
         };
-        let n: i64 = sqlx::query(sql)
-            .bind(value)
+        let n: i64 = sqlx::query(sqlx::AssertSqlSafe(format!("{COUNT}{filter}")))
             .bind(to_ms(since))
+            .bind(number)
+            .bind(id)
             .fetch_one(&self.pool)
             .await?
             .try_get("n")?;

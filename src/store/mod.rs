@@ -39,7 +39,8 @@
 //! - IVR: answers and completions go through the node's [`ReportWriter`] (journal + spool,
 //!   retried until they land; `journal.rs`, `writer.rs`), which lands them with
 //!   [`Store::apply_report_writes`]. [`Store::verify_identity`], [`Store::record_auth_failure`] /
-//!   [`Store::count_auth_failures`], [`Store::start_report`] (first answer) →
+//!   [`Store::count_auth_failures`], [`Store::active_lockout`] / [`Store::record_lockout`],
+//!   [`Store::start_report`] (first answer) →
 //!   [`Store::record_answer`] → [`Store::complete_report`], [`Store::mark_wrong_number`],
 //!   [`AlertThresholds::assess`].
 //! - Dialer: [`Store::patients_due`], [`Store::last_report`], and the
@@ -54,7 +55,7 @@
 //!   see `call_requests.rs`).
 //! - Staff pages (`admin`): [`Store::list_centre_patients`], [`Store::latest_reports`],
 //!   [`Store::attempts_on`], [`Store::export_patients_csv`], [`Store::set_observation_period`],
-//!   [`Store::set_language`], staff accounts and sessions ([`Store::insert_staff`],
+//!   [`Store::set_language`], [`Store::list_lockouts`] / [`Store::lift_lockout`], staff accounts and sessions ([`Store::insert_staff`],
 //!   [`Store::live_session`]), counts for `/metrics`.
 
 mod alerts;
@@ -67,6 +68,7 @@ mod followup;
 mod import;
 mod jobs;
 pub mod journal;
+mod lockouts;
 mod model;
 mod nodes;
 mod patient_changes;
@@ -84,6 +86,7 @@ pub use call_requests::{CallRequest, CallRequestId, CallRequestResult};
 pub use catalog::{CatalogColumn, SchemaCatalog};
 pub use centres::{CallingHours, CentreId, CentreSettings, HealthCentre, RetryPolicy};
 pub use import::{ImportErrors, ImportSummary, RowError, parse_patients_csv};
+pub use lockouts::{IdentityLockout, LockoutId, LockoutScope, NewLockout};
 pub use model::{
     AttemptOutcome, AttemptState, CallSlots, Channel, ContactMethod, Language, SlotsError, Symptom,
     UnknownValue,

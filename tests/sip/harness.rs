@@ -34,6 +34,21 @@ pub fn ports(slot: u16) -> Ports {
     }
 }
 
+/// Ports for the real-clock timer tests (tests/sip_timers.rs): SIP and sipp's control
+/// port in 41000-41999, sipp's media in 42000-42999.
+pub fn timer_ports(slot: u16) -> Ports {
+    assert!(
+        slot < 100,
+        "slot {slot} outside the timer tests' port block"
+    );
+    Ports {
+        engine: 41000 + slot * 10,
+        sipp: 41001 + slot * 10,
+        media: 42000 + slot * 10,
+        control: 41002 + slot * 10,
+    }
+}
+
 pub const OUR_NUMBER: &str = "05031980214";
 
 pub fn sip_config(p: Ports, max_calls: usize) -> SipConfig {
@@ -42,6 +57,7 @@ pub fn sip_config(p: Ports, max_calls: usize) -> SipConfig {
         inbound_numbers: vec![OUR_NUMBER.into()],
         rtp_ports: "30000-30100".into(),
         max_calls,
+        max_unconfirmed_calls_per_source: max_calls,
         ring_timeout_secs: 45,
         ..SipConfig::default()
     }
@@ -165,6 +181,11 @@ impl Sipp {
     /// Waits (off the async runtime) for sipp to exit; panics with its traces if any
     /// call failed.
     pub async fn expect_success(self) {
+        self.expect_success_log().await;
+    }
+
+    /// Like `expect_success`, and returns sipp's message log (`-trace_msg`).
+    pub async fn expect_success_log(self) -> String {
         let Sipp {
             mut child,
             dir,
@@ -198,15 +219,36 @@ impl Sipp {
             }
             panic!("sipp {name} failed ({status:?}):\n{traces}");
         }
+        let mut log = String::new();
+        for entry in std::fs::read_dir(dir.path())
+            .into_iter()
+            .flatten()
+            .flatten()
+        {
+            if entry
+                .file_name()
+                .to_string_lossy()
+                .ends_with("_messages.log")
+            {
+                log.push_str(&std::fs::read_to_string(entry.path()).unwrap_or_default());
+            }
+        }
+        log
     }
 }
 
 /// The next event, or a panic naming what was awaited.
+/// The next event, skipping `CallConfirmed` (an ACK arrived) unless that is what is awaited.
 pub async fn next_event(rx: &mut mpsc::Receiver<SipEvent>, what: &str) -> SipEvent {
-    tokio::time::timeout(Duration::from_secs(15), rx.recv())
-        .await
-        .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
-        .unwrap_or_else(|| panic!("event channel closed waiting for {what}"))
+    loop {
+        let event = tokio::time::timeout(Duration::from_secs(15), rx.recv())
+            .await
+            .unwrap_or_else(|_| panic!("timed out waiting for {what}"))
+            .unwrap_or_else(|| panic!("event channel closed waiting for {what}"));
+        if what == "CallConfirmed" || !matches!(event, SipEvent::CallConfirmed { .. }) {
+            return event;
+        }
+    }
 }
 
 pub fn local_rtp(p: Ports) -> SocketAddr {

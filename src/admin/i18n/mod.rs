@@ -146,6 +146,19 @@ pub struct Texts {
     pub contact_methods: [&'static str; 2],
     pub outcomes: [&'static str; 8],
     pub symptom_names: [&'static str; 9],
+    pub lockouts: &'static str,
+    pub lockouts_intro: &'static str,
+    pub no_lockouts: &'static str,
+    /// `number_and_id`, `number`, `id`.
+    pub lockout_scopes: [&'static str; 3],
+    pub locked_at: &'static str,
+    pub locked_until: &'static str,
+    pub calling_number: &'static str,
+    pub failures: &'static str,
+    pub lift: &'static str,
+    pub lockout_active: &'static str,
+    pub lockout_expired: &'static str,
+    pub lockout_lifted_by: &'static str,
 }
 
 fn index<T: PartialEq>(all: &[T], v: &T) -> usize {
@@ -153,6 +166,10 @@ fn index<T: PartialEq>(all: &[T], v: &T) -> usize {
 }
 
 impl Texts {
+    pub fn lockout_scope(&self, s: crate::store::LockoutScope) -> &'static str {
+        use crate::store::LockoutScope::*;
+        self.lockout_scopes[index(&[NumberAndId, Number, Id], &s)]
+    }
     pub fn alert_level(&self, l: AlertLevel) -> &'static str {
         self.alert_levels[l as usize]
     }
