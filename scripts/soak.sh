@@ -128,7 +128,7 @@ mkpcap "7#*#0,,99#,,,**,,,1,0000000#9999,,,$INBOUND_GARBAGE_ID#0101,,,$INBOUND_G
 # --- the trunk, serve, the probe ----------------------------------------------------------
 (cd "$DIR" && exec sipp -sf "$ROOT/tests/sip/uas_soak_trunk.xml" -i 127.0.0.1 -mi 127.0.0.1 \
   -p "$TRUNK_PORT" -mp $((TRUNK_PORT + 2)) -cp $((TRUNK_PORT + 1)) -nostdin -trace_err \
-  -trace_stat -stf "$DIR/trunk_stat.csv" -fd 10 -key pcap "$ROOT/tests/data/dtmf4733_outbound_answers.pcap" \
+  -key pcap "$ROOT/tests/data/dtmf4733_outbound_answers.pcap" \
   >"$DIR/trunk.out" 2>&1) &
 TRUNK_PID=$!
 STARTED+=("$TRUNK_PID")
@@ -165,7 +165,7 @@ inbound_callers() {
   exec sipp "127.0.0.1:$SIP_PORT" -sf "$ROOT/tests/ivr/$scenario" -s "$INBOUND_NUMBER" \
     -i 127.0.0.1 -mi 127.0.0.1 -p "$port" -mp $((port + 2)) -cp $((port + 1)) \
     -r 1 -rp "$every" -m "$n" -l 50 -nostdin -trace_err -error_file "$DIR/${name}_errors.log" \
-    -trace_stat -stf "$DIR/${name}_stat.csv" -fd 5 -key pcap "$DIR/$pcap" "$@" \
+    -key pcap "$DIR/$pcap" "$@" \
     >"$DIR/$name.out" 2>&1
 }
 
@@ -238,8 +238,8 @@ for kind in complete hangup garbage; do
   OK[$kind]=0
   FAILED_CALLS[$kind]=0
   for phase in warmup load; do
-    if [ -s "$DIR/${phase}_${kind}_stat.csv" ]; then
-      read -r ok failed < <(python3 "$TOOLS" sipp-stats "$DIR/${phase}_${kind}_stat.csv")
+    if stats=$(python3 "$TOOLS" sipp-stats "$DIR/${phase}_${kind}.out"); then
+      read -r ok failed <<<"$stats"
     else
       ok=0 failed=0
       FAILS+=("no sipp statistics for the $phase $kind callers")

@@ -4,8 +4,8 @@
   soak_tools.py probe HOST:PORT LOCAL_PORT OUT.json STOP_FILE
       An OPTIONS every second until STOP_FILE exists; each must get 200 within 50 ms.
       Writes count, p50, p99, max (ms) and failures to OUT.json.
-  soak_tools.py sipp-stats STAT.csv
-      Prints "successful failed" from the last row of a sipp -trace_stat file.
+  soak_tools.py sipp-stats SIPP.out
+      Prints "successful failed" from the last statistics screen of sipp's output.
   soak_tools.py accounting CALLS.jsonl REPORTS.jsonl CALL_NOW.log SIPP_COMPLETE_OK \
                 INBOUND_COMPLETE_ID OUT.json
       The after-load checks of the call records: every call-now has a final outcome,
@@ -13,6 +13,7 @@
 """
 import json
 import os
+import re
 import socket
 import sys
 import time
@@ -87,12 +88,14 @@ def probe(target, local_port, out, stop_file):
 
 
 def sipp_stats(path):
-    with open(path) as f:
-        rows = [line.rstrip("\n").split(";") for line in f if line.strip()]
-    head, last = rows[0], rows[-1]
-    ok = int(last[head.index("SuccessfulCall(C)")])
-    failed = int(last[head.index("FailedCall(C)")])
-    print(ok, failed)
+    # The last statistics screen sipp printed (its -trace_stat file may miss the end: it
+    # is not flushed at exit).
+    text = open(path, errors="replace").read()
+    ok = re.findall(r"Successful call\s*\|\s*\d+\s*\|\s*(\d+)", text)
+    failed = re.findall(r"Failed call\s*\|\s*\d+\s*\|\s*(\d+)", text)
+    if not ok or not failed:
+        sys.exit(f"no sipp statistics screen in {path}")
+    print(ok[-1], failed[-1])
 
 
 def lines(path):
