@@ -259,7 +259,7 @@ read -r PROBE_N PROBE_P50 PROBE_P99 PROBE_MAX PROBE_FAIL < <(python3 -c '
 import json, sys; s = json.load(open(sys.argv[1]))
 f = lambda v: "-" if v is None else "%.1f" % v
 print(s["count"], f(s["p50_ms"]), f(s["p99_ms"]), f(s["max_ms"]), s["failures"])' "$DIR/probe.json")
-[ "$PROBE_FAIL" = 0 ] || FAILS+=("$PROBE_FAIL OPTIONS probe(s) without 200 within 50 ms (probe.log)")
+[ "$PROBE_FAIL" = 0 ] || FAILS+=("$PROBE_FAIL OPTIONS probe(s) without 200 within ${SOAK_OPTIONS_LIMIT_MS:-50} ms (probe.log)")
 
 RSS_PCT=$(python3 -c "print('%+.1f' % (($RSS_AFTER - $RSS_BEFORE) * 100 / $RSS_BEFORE))")
 python3 -c "import sys; sys.exit(0 if $RSS_AFTER <= $RSS_BEFORE * 1.10 else 1)" ||
@@ -295,7 +295,7 @@ for phone, o in sorted(a["outcomes_by_phone"].items()):
     print("  phone %-12s %s" % (phone, ", ".join("%s %d" % kv for kv in sorted(o.items()))))
 print("reports             %d complete health-call (sipp: ${OK[complete]} completed), %d complete auto-call, %d in all" %
       (a["inbound_complete_reports"], a["outbound_complete_reports"], a["reports_total"]))
-print("OPTIONS probe       $PROBE_N sent; p50 $PROBE_P50 ms, p99 $PROBE_P99 ms, max $PROBE_MAX ms; $PROBE_FAIL failures (>50 ms or not 200)")
+print("OPTIONS probe       $PROBE_N sent; p50 $PROBE_P50 ms, p99 $PROBE_P99 ms, max $PROBE_MAX ms; $PROBE_FAIL failures (>${SOAK_OPTIONS_LIMIT_MS:-50} ms or not 200)")
 print("RSS                 after warm-up $RSS_BEFORE kB, after load $RSS_AFTER kB ($RSS_PCT %)")
 print("RTP sockets left    $RTP_LEFT")
 print("SIGTERM             exit $SERVE_RC after $TERM_SECS s")

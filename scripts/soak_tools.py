@@ -19,7 +19,9 @@ import sys
 import time
 import uuid
 
-LIMIT_MS = 50.0
+# The latency target (ms). CI's short soak sets SOAK_OPTIONS_LIMIT_MS higher: timing targets
+# belong to the benchmark run on a quiet machine, and CI checks that every probe is answered.
+LIMIT_MS = float(os.environ.get("SOAK_OPTIONS_LIMIT_MS", "50"))
 
 
 def pct(sorted_ms, p):
