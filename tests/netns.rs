@@ -35,7 +35,7 @@ fn scenario(name: &str) -> std::path::PathBuf {
 
 fn assert_names(message: &str, ip: &str) {
     assert!(
-        message.contains(&format!("c=IN IP4 {ip}")) && message.contains(&format!("o=kenkocall")),
+        message.contains(&format!("c=IN IP4 {ip}")) && message.contains("o=kenkocall"),
         "SDP does not name {ip}:\n{message}"
     );
     let contact = message
