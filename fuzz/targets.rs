@@ -6,8 +6,11 @@
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
+/// One fuzz target: what it does with one input.
+pub type Target = fn(&[u8]);
+
 /// Every target by name, as the corpus folders are named.
-pub const TARGETS: &[(&str, fn(&[u8]))] = &[
+pub const TARGETS: &[(&str, Target)] = &[
     ("sip_datagram", sip_datagram),
     ("sip_stream", sip_stream),
     ("sdp", sdp),
