@@ -13,6 +13,7 @@
 //!             let local_rtp = "127.0.0.1:20000".parse().unwrap(); // from the media side
 //!             sip.answer(call, local_rtp).await?; // or sip.reject(call, RejectReason::Busy)
 //!         }
+//!         SipEvent::CallConfirmed { call } => { /* the ACK came: start the prompts */ }
 //!         SipEvent::Digit { call, digit } => { /* to the call's DigitCollector */ }
 //!         SipEvent::MediaChanged { call, media, on_hold } => { /* send RTP to media.remote_rtp */ }
 //!         SipEvent::CallEnded { call, reason } => { /* release the call's RTP port */ }
