@@ -40,7 +40,9 @@ form.handle input{width:8em}.phone{white-space:nowrap}\
 .msg{background:#e6f4ea;padding:.4em}.err{background:#fde0e0;padding:.4em}\
 label{display:inline-block;margin-right:.8em}\
 @media (max-width:600px){body{margin:0 .4em}nav{margin:0 -.4em 1em}table{display:block;overflow-x:auto}\
-label{display:block;margin:.3em 0}input,select,button{font-size:1rem;max-width:100%}}";
+label{display:block;margin:.3em 0}input,select,button{font-size:1rem;max-width:100%}}\
+@media print{nav,form,.pager a{display:none}body{margin:0;font-size:10pt}\
+td,th{padding:.1em .3em}.v-urgent,.v-follow,.v-recheck{-webkit-print-color-adjust:exact;print-color-adjust:exact}}";
 
 /// The page frame: title, navigation (when logged in), body.
 pub fn frame(lang: UiLang, title: &str, staff: Option<&Staff>, body: &str) -> Html<String> {
