@@ -568,3 +568,48 @@ async fn wrong_number_can_be_undone_and_error_pages_speak_the_page_language() {
     })
     .await;
 }
+
+#[tokio::test]
+async fn cli_import_uses_the_same_rules_shift_jis_office_dates_and_one_pass_errors() {
+    for db in common::backends().await {
+        eprintln!("--- on {}", db.backend().as_str());
+        two_centres(&db.store).await;
+        enrol(&db.store, patient_of("Minato", "1000171", "03-1111-0171")).await;
+        let dir = tempfile::tempdir().unwrap();
+        let head = "hersys_id,name,birth_date,phone,language,health_centre,slots,observation_start,observation_end\r\n";
+        let run = |body: String| {
+            let file = dir.path().join("roster.csv");
+            std::fs::write(&file, shift_jis(&format!("{head}{body}"))).unwrap();
+            std::process::Command::new(env!("CARGO_BIN_EXE_kenkocall"))
+                .current_dir(dir.path())
+                .args(["--database", &db.url, "patients", "import"])
+                .arg(&file)
+                .output()
+                .expect("run kenkocall")
+        };
+        let out = run(
+            "1000171,重複,1980/1/5,03-1111-0172,ja,Minato,9,2026/11/20,2026/11/30\r\n\
+                       1000173,日付,1980/2/30,03-1111-0173,ja,Minato,9,2026/11/20,2026/11/30\r\n"
+                .to_string(),
+        );
+        assert_eq!(out.status.code(), Some(2));
+        let err = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            err.contains("line 2: duplicate HER-SYS ID: already in the store"),
+            "{err}"
+        );
+        assert!(err.contains("line 3: birth date \"1980/2/30\""), "{err}");
+        let out = run("１０００１７４,山田　花子,1980/1/5,０３ー１１１１ー０１７４,ja,Minato,,2026/11/20,2026/11/30\r\n".to_string());
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let p = db.store.get_patient("1000174").await.unwrap().unwrap();
+        assert_eq!(
+            (p.name.as_str(), p.phone.as_str()),
+            ("山田　花子", "+81311110174")
+        );
+        db.finish().await;
+    }
+}
