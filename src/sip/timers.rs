@@ -124,6 +124,21 @@ impl SipCore {
                     dl.cancel = None;
                 }
             }
+            CallTimer::SessionRefresh => self.send_refresh(now, call),
+            CallTimer::RefreshResend => {
+                if let Some(p) = d.session.as_mut().and_then(|s| s.pending.as_mut())
+                    && p.tx.due(now)
+                {
+                    let bytes = p.tx.bytes.clone();
+                    self.send(hop, bytes);
+                }
+            }
+            CallTimer::RefreshTimeout => {
+                if let Some(st) = d.session.as_mut() {
+                    st.pending = None;
+                }
+            }
+            CallTimer::SessionExpiry => self.session_expired(now, call),
             CallTimer::CancelledInvite => {
                 info!(
                     call = call.0,
