@@ -1,6 +1,6 @@
 //! Trunk profiles and what real carriers send, against sipp: the proxy/domain split and
 //! E.164 numbers on the wire, the called number read from To (a Hikari Denwa home
-//! gateway), and a congested trunk (503 with Retry-After). Loopback ports 55500-55999.
+//! gateway), and a congested trunk (503 with Retry-After). Loopback ports 55500-56199.
 
 mod common;
 #[path = "sip/harness.rs"]
@@ -14,14 +14,14 @@ use kenkocall::config::{SipConfig, TrunkConfig};
 use kenkocall::sip::numbers::{CalledNumberSource, NumberFormat};
 use kenkocall::sip::{DialOutcome, DialRequest, DialResult, EndReason, SipEndpoint, SipEvent};
 
-/// This file's ports: engine 555x0, sipp 555x1, sipp control 555x2, sipp media 558x0.
+/// This file's ports: engine 555x0+, sipp +1, sipp control +2, sipp media 560x0+.
 fn trunk_ports(slot: u16) -> Ports {
-    assert!(slot < 10);
+    assert!(slot < 20);
     Ports {
         engine: 55500 + slot * 10,
         sipp: 55501 + slot * 10,
         control: 55502 + slot * 10,
-        media: 55800 + slot * 10,
+        media: 56000 + slot * 10,
     }
 }
 
@@ -373,4 +373,29 @@ impl Drop for ServeGuard {
         let _ = self.0.kill();
         let _ = self.0.wait();
     }
+}
+
+/// A trunk's reliable 183 (RFC 3262) gets our PRACK before its 200 (sipp checks RAck).
+#[tokio::test]
+async fn a_reliable_183_from_the_trunk_gets_prack() {
+    let p = trunk_ports(10);
+    let sipp = sipp_uas("uas_reliable_183.xml", p);
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let trunk = TrunkConfig {
+        keepalive_secs: 0,
+        ..trunk_to_sipp(p)
+    };
+    let (ep, mut rx) = start(p, sip_config(p, 10), trunk).await;
+    let outcome = dial(&ep, p, "09033334444").await;
+    assert!(
+        matches!(outcome.result, DialResult::Answered(_)),
+        "{outcome:?}"
+    );
+    ep.hangup(outcome.call).await.unwrap();
+    assert!(matches!(
+        next_event(&mut rx, "CallEnded").await,
+        SipEvent::CallEnded { .. }
+    ));
+    sipp.expect_success().await;
+    ep.shutdown().await;
 }

@@ -122,6 +122,10 @@ pub(crate) enum CallTimer {
     RefreshTimeout,
     /// The session was not refreshed in time: BYE.
     SessionExpiry,
+    /// Resend our PRACK (Timer E).
+    PrackResend,
+    /// No final response to our PRACK (Timer F).
+    PrackTimeout,
     /// Over: the state that absorbed retransmissions is dropped.
     Reap,
 }
@@ -148,6 +152,10 @@ pub(crate) struct Dialling {
     pub ack: Option<Vec<u8>>,
     /// The ACK of the challenged INVITE (its branch), for retransmitted 401/407s.
     pub challenged_ack: Option<(String, Vec<u8>)>,
+    /// RFC 3262: the RSeq of the last reliable provisional we PRACKed.
+    pub prack_rseq: Option<u32>,
+    /// Our PRACK in flight (branch), resent until answered.
+    pub prack: Option<(String, Retransmit)>,
 }
 
 #[derive(Debug)]
@@ -275,6 +283,9 @@ impl Dialog {
         if let Some(dl) = &self.dialling {
             if let Some(r) = &dl.cancel {
                 retransmit(r, CancelResend, CancelTimeout);
+            }
+            if let Some((_, r)) = &dl.prack {
+                retransmit(r, PrackResend, PrackTimeout);
             }
             match self.phase {
                 // Timer B runs only until the first response (RFC 3261 §17.1.1.2).

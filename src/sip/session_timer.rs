@@ -139,11 +139,12 @@ pub(crate) fn grant(req: &Message) -> Result<Option<Grant>, u32> {
     }))
 }
 
-/// Headers of our initial INVITE: we support timers, ask for the default interval and
+/// Headers of our initial INVITE: we support timers (and 100rel: `uac` PRACKs reliable
+/// provisionals), ask for the default interval and
 /// let the callee choose the refresher.
 pub(crate) fn invite_headers() -> [(&'static str, String); 3] {
     [
-        ("Supported", "timer".into()),
+        ("Supported", "timer, 100rel".into()),
         ("Session-Expires", DEFAULT_SE.to_string()),
         ("Min-SE", MIN_SE.to_string()),
     ]

@@ -126,6 +126,8 @@ impl SipCore {
             cancel: None,
             ack: None,
             challenged_ack: None,
+            prack_rseq: None,
+            prack: None,
         });
         self.calls.insert(call, d);
         self.by_call_id.insert(call_id, call);
@@ -155,6 +157,11 @@ impl SipCore {
             Some("CANCEL") => {
                 if let Some(d) = self.calls.get_mut(&call).and_then(|d| d.dialling.as_mut()) {
                     d.cancel = None;
+                }
+            }
+            Some("PRACK") if code >= 200 => {
+                if let Some(dl) = self.calls.get_mut(&call).and_then(|d| d.dialling.as_mut()) {
+                    dl.prack = None;
                 }
             }
             Some("BYE") if code >= 200 => {
@@ -189,6 +196,17 @@ impl SipCore {
             }
 
             dl.invite.next = None; // provisional stops retransmission (Timer A)
+            let reliable = code > 100
+                && resp
+                    .header_values("Require")
+                    .iter()
+                    .any(|t| t.eq_ignore_ascii_case("100rel"));
+            if reliable {
+                self.send_prack(now, call, resp);
+            }
+            let Some(dl) = self.calls.get_mut(&call).and_then(|d| d.dialling.as_mut()) else {
+                return;
+            };
             if dl.cancel_pending {
                 dl.cancel_pending = false;
                 self.send_cancel(now, call);
@@ -403,6 +421,67 @@ impl SipCore {
         true
     }
 
+    /// PRACK for a reliable provisional (RFC 3262 §4): once per RSeq, in the early
+    /// dialog the provisional created (its To tag, Contact and Record-Route).
+    fn send_prack(&mut self, now: Instant, call: CallRef, resp: &Message) {
+        let Some(rseq) = resp
+            .header("RSeq")
+            .and_then(|v| v.trim().parse::<u32>().ok())
+        else {
+            return;
+        };
+        let b = self.branch();
+        let Some(d) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(dl) = d.dialling.as_mut() else {
+            return;
+        };
+        if dl.prack_rseq.is_some_and(|last| rseq <= last) {
+            return; // a retransmission, already PRACKed
+        }
+        dl.prack_rseq = Some(rseq);
+        let cseq = dl.invite_cseq;
+        let target = resp
+            .header("Contact")
+            .and_then(name_addr_uri)
+            .map_or_else(|| d.remote_target.clone(), str::to_string);
+        let mut routes: Vec<String> = resp
+            .header_values("Record-Route")
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        routes.reverse();
+        let to = resp.header("To").unwrap_or(&d.remote_header).to_string();
+        d.local_cseq += 1;
+        let via = self.addresses.via(d.peer, &b);
+        let bytes = request(
+            &RequestParts {
+                method: "PRACK",
+                uri: &target,
+                via: &via,
+                from: &d.local_header,
+                to: &to,
+                call_id: &d.call_id,
+                cseq: d.local_cseq,
+                routes: &routes,
+                extra: &[("RAck", format!("{rseq} {cseq} INVITE"))],
+            },
+            None,
+        );
+        let reliable = d.peer.transport == TransportKind::Tcp;
+        let peer = next_hop(d.peer, &target, &routes);
+        if let Some(dl) = d.dialling.as_mut() {
+            dl.prack = Some((
+                b.clone(),
+                Retransmit::new(bytes.clone(), now, reliable, Some(super::dialog::T2)),
+            ));
+        }
+        self.client_tx.insert(b, call);
+        self.send(peer, bytes);
+        self.schedule(call);
+    }
+
     pub(super) fn finish_dial(&mut self, call: CallRef, result: DialResult) {
         let Some(d) = self.calls.get_mut(&call) else {
             return;
@@ -476,6 +555,7 @@ fn invite_bytes(
         ("Contact", contact.to_string()),
         ("Allow", ALLOW.to_string()),
     ];
+    // `Supported: timer, 100rel`: reliable provisionals get our PRACK.
     extra.extend(session_timer::invite_headers());
     if let Some((name, value)) = auth {
         extra.push((name, value));

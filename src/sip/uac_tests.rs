@@ -341,3 +341,26 @@ fn trunk_refusals_are_congestion_and_phone_refusals_are_not() {
         assert_eq!(h.core.active_calls(), 0);
     }
 }
+
+#[test]
+fn a_reliable_provisional_gets_one_prack_per_rseq() {
+    let mut h = harness(10);
+    let (_, inv) = dial(&mut h, Duration::from_secs(45));
+    assert!(inv.header("Supported").unwrap().contains("100rel"));
+    let reliable = "Require: 100rel\r\nRSeq: 7\r\nContact: <sip:callee@127.0.0.1:5070>\r\n";
+    h.feed(&reply(&inv, 183, "callee", reliable, ""));
+    let (sent, _, _) = h.drain();
+    assert_eq!(sent[0].method(), Some("PRACK"));
+    assert_eq!(sent[0].header("RAck"), Some("7 1 INVITE"));
+    assert_eq!(sent[0].tag("To"), Some("callee"));
+    // The 183 retransmitted (our PRACK crossed it): no second PRACK; ours is resent
+    // until its 200 (Timer E).
+    h.feed(&reply(&inv, 183, "callee", reliable, ""));
+    assert!(h.drain().0.is_empty());
+    h.advance(Duration::from_millis(500));
+    let resent = h.drain().0;
+    assert_eq!(resent[0].method(), Some("PRACK"));
+    h.feed(&reply(&resent[0], 200, "callee", "", ""));
+    h.advance(Duration::from_secs(5));
+    assert!(h.drain().0.is_empty(), "answered: no more PRACKs");
+}
