@@ -165,6 +165,7 @@ fn sip_core() -> kenkocall::sip::core::SipCore {
         max_calls: 4,
         max_unconfirmed_per_source: 4,
         ring_timeout: Duration::from_secs(45),
+        called_number_from: kenkocall::sip::numbers::CalledNumberSource::default_order(),
         trunk: None,
     };
     // Seeded: a crash the fuzzer finds replays the same way.

@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::cidr::Cidr;
+use crate::sip::numbers::{CalledNumberSource, NumberFormat};
 use crate::store::Language;
 
 /// Where the configuration came from and why it was refused.
@@ -124,6 +125,9 @@ pub struct SipConfig {
     pub local_nets: Vec<Cidr>,
     /// Sources allowed to send SIP; anything else is dropped unanswered (empty = anyone).
     pub trusted_sources: Vec<Cidr>,
+    /// Where an inbound INVITE names the dialled number, in the order to look; the first
+    /// present decides (`"P-Called-Party-ID"`, `"To"`, `"Request-URI"`).
+    pub called_number_from: Vec<CalledNumberSource>,
     /// Largest SIP header section accepted (UDP and TCP), bytes.
     pub max_header_bytes: usize,
     /// Largest SIP body accepted, bytes; a larger Content-Length gets 413 unread.
@@ -151,6 +155,7 @@ impl Default for SipConfig {
             public_address: None,
             local_nets: Cidr::private_and_loopback(),
             trusted_sources: Vec::new(),
+            called_number_from: CalledNumberSource::default_order(),
             max_header_bytes: 16 * 1024,
             max_body_bytes: 64 * 1024,
             tcp_max_connections: 1024,
@@ -203,8 +208,17 @@ impl SipConfig {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct TrunkConfig {
-    /// Where outbound INVITEs go.
+    /// Where outbound INVITEs go; its host is also the domain unless `domain` is set.
     pub uri: String,
+    /// Where requests are sent when not `uri`'s host: `host[:port][;transport=tcp]`
+    /// (an outbound proxy or SBC; "" = `uri`'s host).
+    pub proxy: String,
+    /// The host of Request-URI and To (and REGISTER's Request-URI and AOR); "" = `uri`'s.
+    pub domain: String,
+    /// The host of From on outbound calls; "" = `domain`.
+    pub from_domain: String,
+    /// Callee and caller numbers as `"national"` (`090…`) or `"e164"` (`+8190…`).
+    pub number_format: NumberFormat,
     pub username: String,
     pub password: String,
     /// Concurrent calls the trunk allows.
@@ -220,6 +234,10 @@ impl Default for TrunkConfig {
     fn default() -> Self {
         Self {
             uri: "sip:127.0.0.1:5070".into(),
+            proxy: String::new(),
+            domain: String::new(),
+            from_domain: String::new(),
+            number_format: NumberFormat::National,
             username: String::new(),
             password: String::new(),
             channels: 2600,
@@ -615,6 +633,30 @@ listen = "127.0.0.1:9090"
         // The shipped example documents the defaults; this keeps it true.
         let text = include_str!("../kenkocall.example.toml");
         assert_eq!(parse(text).unwrap(), Config::defaults());
+    }
+
+    #[test]
+    fn trunk_profiles_parse_and_defaults_behave_as_before() {
+        use crate::sip::numbers::{CalledNumberSource, NumberFormat};
+        let defaults = Config::defaults();
+        assert_eq!(defaults.trunk.number_format, NumberFormat::National);
+        assert_eq!(
+            defaults.sip.called_number_from,
+            [CalledNumberSource::RequestUri]
+        );
+        assert!(defaults.trunk.proxy.is_empty() && defaults.trunk.domain.is_empty());
+        let hgw = parse(include_str!("../deploy/trunks/hikari-denwa-hgw.toml")).unwrap();
+        assert_eq!(
+            hgw.sip.called_number_from,
+            [CalledNumberSource::To, CalledNumberSource::RequestUri]
+        );
+        let ip050 = parse(include_str!("../deploy/trunks/ip-phone-050.toml")).unwrap();
+        assert_eq!(ip050.trunk.proxy, "sip.ip-phone.example.jp:5060");
+        let twilio = parse(include_str!("../deploy/trunks/twilio-elastic-sip.toml")).unwrap();
+        assert_eq!(twilio.trunk.number_format, NumberFormat::E164);
+        let err = parse("[sip]\ncalled_number_from = [\"From\"]\n").unwrap_err();
+        assert!(err.to_string().contains("From"), "{err}");
+        assert!(parse("[trunk]\nnumber_format = \"intl\"\n").is_err());
     }
 
     #[test]

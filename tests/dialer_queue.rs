@@ -289,3 +289,36 @@ fn patient() -> kenkocall::dialer::PatientSnapshot {
         last_report: None,
     }
 }
+
+/// A trunk refusal gives the attempt back: pending again from `until` under the same
+/// number, nothing recorded; a stale lease or an attempt not begun is refused.
+#[tokio::test]
+async fn a_given_back_attempt_is_dialled_again_under_its_number() {
+    let q = queue_with(1).await;
+    let t0 = utc(NINE);
+    let a = q.claim(&w("a"), t0, LEASE, 1).await.unwrap().remove(0);
+    assert!(matches!(
+        q.give_back_attempt(&a, t0, t0).await,
+        Err(QueueError::NoSuchAttempt { attempt: 1, .. })
+    ));
+    q.begin_attempt(&a, LINE, "c1@127.0.0.1", t0).await.unwrap();
+    let until = t0 + TimeDelta::seconds(30);
+    q.give_back_attempt(&a, t0, until).await.unwrap();
+    assert!(q.attempts(&key(1)).is_empty());
+    assert!(
+        q.give_back_attempt(&a, t0, until).await.is_err(),
+        "lease released"
+    );
+    assert!(
+        q.claim(&w("a"), until - TimeDelta::seconds(1), LEASE, 1)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let b = q.claim(&w("b"), until, LEASE, 1).await.unwrap().remove(0);
+    assert_eq!((b.attempt, b.interrupted), (1, None));
+    q.begin_attempt(&b, LINE, "c2@127.0.0.1", until)
+        .await
+        .unwrap();
+    assert_eq!(q.attempts(&key(1)).len(), 1);
+}

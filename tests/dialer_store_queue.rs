@@ -276,3 +276,39 @@ async fn finished_attempt_schedules_the_retry_and_records_line_times_outcome_cal
     })
     .await;
 }
+
+#[tokio::test]
+async fn a_given_back_attempt_is_dialled_again_under_its_number() {
+    on_every_backend(|s| async move {
+        planned(&s, 1).await;
+        let t0 = utc(NINE);
+        let a = s.claim(&w("a"), t0, LEASE, 1).await.unwrap().remove(0);
+        assert!(s.give_back_attempt(&a, t0, t0).await.is_err(), "not begun");
+        s.begin_attempt(&a, LINE, "c1@127.0.0.1", t0).await.unwrap();
+        let until = t0 + TimeDelta::seconds(30);
+        s.give_back_attempt(&a, t0, until).await.unwrap();
+        let all = rows(&s).await;
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].state, AttemptState::Pending);
+        assert_eq!(all[0].outcome, None);
+        assert_eq!(
+            all[0].sip_call_id, None,
+            "the refused INVITE is not the attempt"
+        );
+        assert!(
+            s.give_back_attempt(&a, t0, until).await.is_err(),
+            "lease released"
+        );
+        let before = until - TimeDelta::seconds(1);
+        assert!(s.claim(&w("a"), before, LEASE, 1).await.unwrap().is_empty());
+        let b = s.claim(&w("b"), until, LEASE, 1).await.unwrap().remove(0);
+        assert_eq!((b.attempt, b.interrupted), (1, None));
+        s.begin_attempt(&b, LINE, "c2@127.0.0.1", until)
+            .await
+            .unwrap();
+        let all = rows(&s).await;
+        assert_eq!(all.len(), 1);
+        assert_eq!(all[0].sip_call_id.as_deref(), Some("c2@127.0.0.1"));
+    })
+    .await;
+}

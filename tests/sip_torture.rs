@@ -108,6 +108,7 @@ fn core() -> SipCore {
             max_calls: 100,
             max_unconfirmed_per_source: 100,
             ring_timeout: Duration::from_secs(45),
+            called_number_from: kenkocall::sip::numbers::CalledNumberSource::default_order(),
             trunk: None,
         },
         SipCounters::new(),

@@ -220,6 +220,28 @@ impl JobQueue for InMemoryJobQueue {
         Ok(())
     }
 
+    async fn give_back_attempt(
+        &self,
+        job: &ClaimedJob,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<(), QueueError> {
+        let mut g = self.lock();
+        let row = g.held(job, now)?;
+        if row.attempts_begun != job.attempt || row.attempts_finished >= job.attempt {
+            return Err(QueueError::NoSuchAttempt {
+                key: job.key,
+                attempt: job.attempt,
+            });
+        }
+        row.attempts_begun = job.attempt - 1;
+        row.state = JobState::Pending { next_at: until };
+        row.token = None;
+        g.attempts
+            .retain(|a| !(a.key == job.key && a.attempt == job.attempt));
+        Ok(())
+    }
+
     async fn finish_attempt(&self, job: &ClaimedJob, r: AttemptResult) -> Result<(), QueueError> {
         let mut g = self.lock();
         let row = g.held(job, r.ended_at)?;

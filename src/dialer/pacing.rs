@@ -107,6 +107,10 @@ pub enum PaceDenied {
     RateLimited {
         retry_at: DateTime<Utc>,
     },
+    /// The trunk asked us to back off (congestion): no starts until `until`.
+    Paused {
+        until: DateTime<Utc>,
+    },
 }
 
 /// The live counters: in-progress calls per trunk and overall, and the start bucket.
@@ -118,6 +122,8 @@ pub struct Pacer {
     cps: f64,
     tokens: f64,
     refilled_at: Option<DateTime<Utc>>,
+    /// No call starts before this (the trunk's Retry-After).
+    paused_until: Option<DateTime<Utc>>,
 }
 
 impl Pacer {
@@ -135,7 +141,13 @@ impl Pacer {
                 0.0
             },
             refilled_at: None,
+            paused_until: None,
         }
+    }
+
+    /// Starts no call before `until` (a later pause wins; an earlier one is ignored).
+    pub fn pause_until(&mut self, until: DateTime<Utc>) {
+        self.paused_until = Some(self.paused_until.map_or(until, |p| p.max(until)));
     }
 
     pub fn add_trunk(&mut self, channels: usize) -> TrunkId {
@@ -166,6 +178,9 @@ impl Pacer {
         }
         if used >= cap {
             return Err(PaceDenied::TrunkFull);
+        }
+        if let Some(until) = self.paused_until.filter(|u| now < *u) {
+            return Err(PaceDenied::Paused { until });
         }
         self.refill(now);
         if self.tokens < 1.0 {
@@ -250,6 +265,23 @@ mod tests {
         };
         assert_eq!(retry_at, now + TimeDelta::milliseconds(500));
         assert!(p.try_start(t, retry_at).is_ok());
+    }
+
+    #[test]
+    fn a_pause_holds_every_start_until_it_ends() {
+        let mut p = Pacer::new(&PacingConfig::default());
+        let t = TrunkId(0);
+        let now = utc("2026-11-22T00:00:00Z");
+        let until = now + TimeDelta::seconds(30);
+        p.pause_until(until);
+        p.pause_until(now + TimeDelta::seconds(5)); // an earlier end does not shorten it
+        assert_eq!(p.try_start(t, now), Err(PaceDenied::Paused { until }));
+        assert_eq!(
+            p.try_start(t, until - TimeDelta::milliseconds(1)),
+            Err(PaceDenied::Paused { until })
+        );
+        assert_eq!(p.try_start(t, until), Ok(()));
+        assert_eq!(p.in_flight(), 1);
     }
 
     #[test]

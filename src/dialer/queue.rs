@@ -37,6 +37,9 @@
 //!   of that job sees `attempts_begun > attempts_finished`, records that attempt as
 //!   [`AttemptOutcome::Failed`] (interrupted), reports it in [`ClaimedJob::interrupted`] and
 //!   offers attempt `n + 1`; attempt `n` can never begin again.
+//!   The one exception is [`JobQueue::give_back_attempt`]: the trunk itself refused the
+//!   INVITE (congestion), so the patient's phone never rang; the attempt row goes back to
+//!   pending under the same number, in one statement that names the lease.
 //! - **Leases outlive calls.** The worker renews ([`JobQueue::renew`]) while a call is
 //!   up; answers are saved by the IVR as they are keyed, independently of the job row, so
 //!   a lost lease loses no answer.
@@ -229,6 +232,16 @@ pub trait JobQueue: Send + Sync {
         line: &str,
         sip_call_id: &str,
         now: DateTime<Utc>,
+    ) -> impl Future<Output = Result<(), QueueError>> + Send;
+
+    /// Undoes `begin_attempt` for an attempt the trunk refused before the patient's phone
+    /// was reached (congestion): the job is pending again from `until` with the same
+    /// attempt number, and the lease is released. Attempts not begun are refused.
+    fn give_back_attempt(
+        &self,
+        job: &ClaimedJob,
+        now: DateTime<Utc>,
+        until: DateTime<Utc>,
     ) -> impl Future<Output = Result<(), QueueError>> + Send;
 
     /// Records how the attempt ended and applies the retry decision (pending again at

@@ -266,8 +266,10 @@ impl CallRunner {
                     Some(CallSignal::Confirmed) => {
                         let _ = self.media.confirm();
                     }
-                    Some(CallSignal::MediaChanged(m)) => {
-                        let _ = self.media.update_media(m);
+                    Some(CallSignal::MediaChanged { media, on_hold }) => {
+                        let _ = self.media.update_media(media);
+                        // A caller on hold sends no RTP: that silence is no media timeout.
+                        let _ = self.media.set_on_hold(on_hold);
                     }
                     Some(CallSignal::Ended(_)) | None => {
                         st.call_over = true;

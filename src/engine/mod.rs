@@ -154,9 +154,8 @@ impl Engine {
         let _in_flight = shared.in_flight.enter();
         let reservation = shared.media.reserve()?;
         let request = DialRequest {
-            // Japanese trunks take national numbers; anything else goes as stored (E.164).
-            to: crate::store::national_form(&patient.phone)
-                .unwrap_or_else(|| patient.phone.clone()),
+            // As stored (E.164); SIP writes it in the trunk's `number_format`.
+            to: patient.phone.clone(),
             caller_line: caller_line.to_string(),
             local_rtp: reservation.local_addr(),
             ring_timeout,

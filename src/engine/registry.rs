@@ -16,7 +16,11 @@ pub enum CallSignal {
     Digit(Digit),
     /// The caller acknowledged our answer (ACK).
     Confirmed,
-    MediaChanged(NegotiatedMedia),
+    /// New media; `on_hold`: the peer put us on hold (sendonly/inactive).
+    MediaChanged {
+        media: NegotiatedMedia,
+        on_hold: bool,
+    },
     Ended(EndReason),
 }
 
@@ -65,7 +69,11 @@ impl CallRegistry {
             SipEvent::IncomingCall { .. } => return Some(event),
             SipEvent::Digit { call, digit } => (call, CallSignal::Digit(digit)),
             SipEvent::CallConfirmed { call } => (call, CallSignal::Confirmed),
-            SipEvent::MediaChanged { call, media, .. } => (call, CallSignal::MediaChanged(media)),
+            SipEvent::MediaChanged {
+                call,
+                media,
+                on_hold,
+            } => (call, CallSignal::MediaChanged { media, on_hold }),
             SipEvent::CallEnded { call, reason } => (call, CallSignal::Ended(reason)),
         };
         let mut routes = self.lock();

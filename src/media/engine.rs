@@ -281,6 +281,11 @@ impl MediaHandle {
         self.send(Command::Update(self.id, Box::new(media)))
     }
 
+    /// The peer put the call on hold (true) or resumed it: no media timeout while on hold.
+    pub fn set_on_hold(&self, on_hold: bool) -> Result<(), MediaError> {
+        self.send(Command::Hold(self.id, on_hold))
+    }
+
     /// The peer confirmed the call (ACK): media and prompts flow normally.
     pub fn confirm(&self) -> Result<(), MediaError> {
         self.send(Command::Confirm(self.id))

@@ -97,6 +97,8 @@ pub struct MediaSession {
     /// `UNCONFIRMED_PACKETS` of silence go out and prompts wait.
     confirmed: bool,
     timed_out: bool,
+    /// The peer put us on hold: it sends no RTP, so silence is no media timeout.
+    on_hold: bool,
     events: VecDeque<MediaEvent>,
 }
 
@@ -134,6 +136,7 @@ impl MediaSession {
             last_rx: now,
             confirmed: true,
             timed_out: false,
+            on_hold: false,
             events: VecDeque::new(),
         }
     }
@@ -151,6 +154,15 @@ impl MediaSession {
 
     pub fn is_confirmed(&self) -> bool {
         self.confirmed
+    }
+
+    /// On hold the media timeout is suspended; on resume it counts afresh from `now`
+    /// (the peer had no reason to send before).
+    pub fn set_on_hold(&mut self, now: Instant, on_hold: bool) {
+        if self.on_hold && !on_hold {
+            self.last_rx = now;
+        }
+        self.on_hold = on_hold;
     }
 
     /// The peer renegotiated (re-INVITE): new codec, event PT or address; the stream goes on.
@@ -243,6 +255,7 @@ impl MediaSession {
     /// Checks the media timeout.
     pub fn handle_timeout(&mut self, now: Instant) {
         if !self.timed_out
+            && !self.on_hold
             && now.saturating_duration_since(self.last_rx) >= self.config.media_timeout
         {
             self.timed_out = true;
@@ -252,7 +265,7 @@ impl MediaSession {
 
     /// When the session next needs `poll_transmit` or `handle_timeout`.
     pub fn poll_timeout(&self) -> Instant {
-        if self.timed_out {
+        if self.timed_out || self.on_hold {
             self.next_send
         } else {
             self.next_send.min(self.last_rx + self.config.media_timeout)

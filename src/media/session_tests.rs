@@ -252,6 +252,23 @@ fn no_rtp_for_the_timeout_raises_media_timeout_once() {
 }
 
 #[test]
+fn hold_suspends_the_media_timeout_and_resume_restarts_it() {
+    let t0 = Instant::now();
+    let mut s = MediaSession::new(&media(Codec::Pcmu, None), SessionConfig::default(), t0);
+    s.set_on_hold(ms(t0, 5_000), true);
+    s.handle_timeout(ms(t0, 600_000));
+    assert!(events(&mut s).is_empty(), "ten silent minutes on hold");
+    s.set_on_hold(ms(t0, 600_000), false);
+    s.handle_timeout(ms(t0, 629_999));
+    assert!(
+        events(&mut s).is_empty(),
+        "the timeout counts from the resume"
+    );
+    s.handle_timeout(ms(t0, 630_000));
+    assert_eq!(events(&mut s), vec![MediaEvent::MediaTimeout]);
+}
+
+#[test]
 fn bad_datagrams_do_not_refresh_the_media_timeout() {
     let t0 = Instant::now();
     let mut s = MediaSession::new(&media(Codec::Pcmu, None), SessionConfig::default(), t0);

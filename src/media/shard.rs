@@ -47,6 +47,7 @@ pub(crate) enum Command {
     InfoDigit(u64, char),
     Update(u64, Box<NegotiatedMedia>),
     Confirm(u64),
+    Hold(u64, bool),
     Close(u64),
     Shutdown,
 }
@@ -183,6 +184,11 @@ impl Shard {
             Command::Update(id, media) => {
                 if let Some(call) = self.find(id) {
                     call.session.update_media(Instant::now(), &media);
+                }
+            }
+            Command::Hold(id, on_hold) => {
+                if let Some(call) = self.find(id) {
+                    call.session.set_on_hold(Instant::now(), on_hold);
                 }
             }
             Command::Confirm(id) => {

@@ -84,9 +84,10 @@ impl RejectReason {
 /// An outbound call to place through the trunk.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DialRequest {
-    /// The patient's number: Request-URI and To user part.
+    /// The patient's number: Request-URI and To user part, written in the trunk's
+    /// `number_format` (given national or E.164).
     pub to: String,
-    /// One of the configured caller lines: From user part.
+    /// One of the configured caller lines: From user part (same form as `to`).
     pub caller_line: String,
     /// Where the media side receives RTP for this call (it allocated the port).
     pub local_rtp: SocketAddr,
@@ -118,6 +119,13 @@ pub enum DialResult {
     Rejected,
     /// Anything else: other 4xx/5xx/6xx (with the code), transport error, bad answer SDP.
     Failed { status: Option<u16>, reason: String },
+    /// The trunk itself refused the call (480/486/503 with Retry-After, or before any
+    /// provisional response): the patient's phone was never reached, so this is no
+    /// attempt on the patient; the dialer should slow down for `retry_after`.
+    TrunkCongested {
+        status: u16,
+        retry_after: Option<Duration>,
+    },
 }
 
 impl DialResult {
@@ -129,7 +137,26 @@ impl DialResult {
             DialResult::Busy => "busy",
             DialResult::Rejected => "rejected",
             DialResult::Failed { .. } => "failed",
+            DialResult::TrunkCongested { .. } => "trunk_congested",
         }
+    }
+
+    /// Maps a final non-2xx status of an outbound INVITE: the trunk's own refusal when
+    /// it says when to retry (`Retry-After`) or answers before any provisional response
+    /// (no 100 Trying: the request went no further), else RFC 3261 §21.
+    pub fn from_final(
+        status: u16,
+        retry_after: Option<Duration>,
+        provisional_seen: bool,
+    ) -> DialResult {
+        let trunk_refused = retry_after.is_some() || !provisional_seen;
+        if matches!(status, 480 | 486 | 503) && trunk_refused {
+            return DialResult::TrunkCongested {
+                status,
+                retry_after,
+            };
+        }
+        DialResult::from_status(status)
     }
 
     /// Maps a final non-2xx status of an outbound INVITE (RFC 3261 §21).

@@ -24,6 +24,7 @@ use super::api::{
 use super::dialog::{Dialog, Phase, TIMEOUT_64T1};
 use super::limits::{Counter, LogLimiter, LogVerdict, SipCounters};
 use super::message::{self, Body};
+use super::numbers::{CalledNumberSource, NumberFormat};
 use super::registration::Registration;
 use super::wire::{self, Message, StartLine};
 
@@ -49,12 +50,17 @@ pub struct Peer {
     pub addr: SocketAddr,
 }
 
-/// Where outbound INVITEs go, resolved by the shell from `trunk.uri`.
+/// Where outbound INVITEs go, resolved by the shell from `trunk.proxy` (or `trunk.uri`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TrunkTarget {
+    /// Where requests are sent (the proxy when one is configured).
     pub peer: Peer,
-    /// `host[:port]` as written in the trunk URI (used in Request-URI, From and To).
-    pub host: String,
+    /// `host[:port]` of Request-URI and To, and REGISTER's Request-URI and AOR.
+    pub domain: String,
+    /// `host[:port]` of From on outbound calls.
+    pub from_domain: String,
+    /// How callee and caller numbers are written.
+    pub number_format: NumberFormat,
     /// URI parameters as written (`;transport=tcp`), kept on the Request-URI.
     pub params: String,
     pub username: String,
@@ -72,6 +78,8 @@ pub struct CoreConfig {
     pub max_unconfirmed_per_source: usize,
     pub ring_timeout: Duration,
     pub trunk: Option<TrunkTarget>,
+    /// Where an inbound INVITE names the dialled number (first present decides).
+    pub called_number_from: Vec<CalledNumberSource>,
 }
 
 /// Whose timer fired: one call, or the trunk registration.
@@ -362,6 +370,7 @@ impl SipCore {
         d.invite = None;
         d.offer = None;
         d.local_sdp = None;
+        d.session = None;
         let announced = d.announced;
         self.active = self.active.saturating_sub(1);
         if announced {

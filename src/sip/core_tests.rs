@@ -27,7 +27,9 @@ fn harness(max_calls: usize) -> Harness {
             transport: TransportKind::Udp,
             addr: "127.0.0.1:5070".parse().unwrap(),
         },
-        host: "127.0.0.1:5070".into(),
+        domain: "127.0.0.1:5070".into(),
+        from_domain: "127.0.0.1:5070".into(),
+        number_format: crate::sip::numbers::NumberFormat::National,
         params: String::new(),
         username: "kenko".into(),
         password: "secret".into(),
@@ -38,6 +40,7 @@ fn harness(max_calls: usize) -> Harness {
         max_calls,
         max_unconfirmed_per_source: max_calls,
         ring_timeout: Duration::from_secs(45),
+        called_number_from: crate::sip::numbers::CalledNumberSource::default_order(),
         trunk: Some(trunk),
     };
     Harness {
@@ -429,3 +432,350 @@ mod in_dialog;
 mod outbound;
 #[path = "core_props.rs"]
 mod props;
+
+#[test]
+fn update_without_a_body_gets_200_without_a_body() {
+    let mut h = harness(10);
+    let (_, tag) = h.established("u1");
+    h.feed(&request(
+        "UPDATE",
+        "u1",
+        2,
+        Some(&tag),
+        "Session-Expires: 90\r\n",
+        "",
+    ));
+    let (sent, events, _) = h.drain();
+    assert_eq!(sent.iter().map(status).collect::<Vec<_>>(), vec![200]);
+    assert!(
+        sent[0].body.is_empty(),
+        "RFC 3311: no answer without an offer"
+    );
+    assert!(sent[0].header("Content-Type").is_none());
+    assert!(events.is_empty());
+    // A retransmission gets the same answer.
+    h.feed(&request(
+        "UPDATE",
+        "u1",
+        2,
+        Some(&tag),
+        "Session-Expires: 90\r\n",
+        "",
+    ));
+    let (sent, _, _) = h.drain();
+    assert_eq!(sent.iter().map(status).collect::<Vec<_>>(), vec![200]);
+    assert!(sent[0].body.is_empty());
+}
+
+#[test]
+fn a_caller_requiring_100rel_is_answered_without_any_18x() {
+    let mut h = harness(10);
+    let inv = invite("r1").replace(
+        "Max-Forwards",
+        "Require: 100rel\r\nSupported: 100rel\r\nMax-Forwards",
+    );
+    h.feed(&inv);
+    let (sent, events, _) = h.drain();
+    assert_eq!(sent.iter().map(status).collect::<Vec<_>>(), vec![100]);
+    let call = match &events[..] {
+        [SipEvent::IncomingCall { call, .. }] => *call,
+        other => panic!("{other:?}"),
+    };
+    // A retransmitted INVITE is not answered with a 180 either.
+    h.feed(&inv);
+    assert_eq!(h.codes(), vec![100]);
+    let rtp = "127.0.0.1:20000".parse().unwrap();
+    h.core.handle_command(
+        h.now,
+        Command::Answer {
+            call,
+            local_rtp: rtp,
+        },
+    );
+    let (sent, _, _) = h.drain();
+    assert_eq!(status(&sent[0]), 200);
+    assert!(sent[0].header("Supported").unwrap().contains("100rel"));
+    let tag = sent[0].tag("To").unwrap().to_string();
+    // A PRACK acknowledges nothing of ours: 481 (RFC 3262 §3), the call goes on.
+    h.feed(&request(
+        "PRACK",
+        "r1",
+        2,
+        Some(&tag),
+        "RAck: 1 1 INVITE\r\n",
+        "",
+    ));
+    assert_eq!(h.codes(), vec![481]);
+    h.feed(&request("ACK", "r1", 1, Some(&tag), "", ""));
+    let (_, events, _) = h.drain();
+    assert_eq!(events, vec![SipEvent::CallConfirmed { call }]);
+}
+
+#[test]
+fn late_offer_gets_our_offer_in_the_200_and_the_answer_from_the_ack() {
+    let mut h = harness(10);
+    h.feed(&request("INVITE", "l1", 1, None, "", ""));
+    let (sent, events, _) = h.drain();
+    assert_eq!(sent.iter().map(status).collect::<Vec<_>>(), vec![100, 180]);
+    let call = match &events[..] {
+        [SipEvent::IncomingCall { call, media, .. }] => {
+            assert!(
+                media.remote_rtp.ip().is_unspecified(),
+                "no address before the answer"
+            );
+            *call
+        }
+        other => panic!("{other:?}"),
+    };
+    let rtp = "127.0.0.1:20000".parse().unwrap();
+    h.core.handle_command(
+        h.now,
+        Command::Answer {
+            call,
+            local_rtp: rtp,
+        },
+    );
+    let (sent, _, _) = h.drain();
+    assert_eq!(status(&sent[0]), 200);
+    let ours = sdp::parse(&sent[0].body).unwrap();
+    assert!(ours.negotiate().is_ok(), "our 200 carries a full offer");
+    assert!(String::from_utf8_lossy(&sent[0].body).contains("PCMU/8000"));
+    let tag = sent[0].tag("To").unwrap().to_string();
+    h.feed(&request(
+        "ACK",
+        "l1",
+        1,
+        Some(&tag),
+        "Content-Type: application/sdp\r\n",
+        OFFER,
+    ));
+    let (sent, events, _) = h.drain();
+    assert!(sent.is_empty());
+    match &events[..] {
+        [
+            SipEvent::MediaChanged {
+                media,
+                on_hold: false,
+                ..
+            },
+            SipEvent::CallConfirmed { .. },
+        ] => {
+            assert_eq!(media.codec, Codec::Pcma);
+            assert_eq!(media.remote_rtp.port(), 6000);
+        }
+        other => panic!("answer before confirmation, got {other:?}"),
+    }
+}
+
+#[test]
+fn late_offer_ack_without_an_answer_ends_the_call_with_bye() {
+    let mut h = harness(10);
+    h.feed(&request("INVITE", "l2", 1, None, "", ""));
+    let call = match &h.drain().1[..] {
+        [SipEvent::IncomingCall { call, .. }] => *call,
+        other => panic!("{other:?}"),
+    };
+    let rtp = "127.0.0.1:20000".parse().unwrap();
+    h.core.handle_command(
+        h.now,
+        Command::Answer {
+            call,
+            local_rtp: rtp,
+        },
+    );
+    let tag = h.drain().0[0].tag("To").unwrap().to_string();
+    h.feed(&request("ACK", "l2", 1, Some(&tag), "", ""));
+    let (sent, events, _) = h.drain();
+    assert_eq!(sent[0].method(), Some("BYE"));
+    assert_eq!(
+        events,
+        vec![SipEvent::CallEnded {
+            call,
+            reason: EndReason::LocalHangup
+        }]
+    );
+}
+
+#[test]
+fn our_200_is_resent_over_tcp_until_the_ack() {
+    let mut h = harness(10);
+    h.peer.transport = TransportKind::Tcp;
+    let call = h.ring("t1");
+    let rtp = "127.0.0.1:20000".parse().unwrap();
+    h.core.handle_command(
+        h.now,
+        Command::Answer {
+            call,
+            local_rtp: rtp,
+        },
+    );
+    let tag = h.drain().0[0].tag("To").unwrap().to_string();
+    h.advance(Duration::from_millis(500));
+    assert_eq!(
+        h.codes(),
+        vec![200],
+        "RFC 3261 §13.3.1.4: on every transport"
+    );
+    h.feed(&request("ACK", "t1", 1, Some(&tag), "", ""));
+    h.drain();
+    h.advance(Duration::from_secs(5));
+    assert!(h.drain().0.is_empty());
+}
+
+/// Rings and answers an INVITE with `extra` headers; returns the call, our 200 and tag.
+fn answered_with(h: &mut Harness, call_id: &str, extra: &str) -> (CallRef, Message, String) {
+    let inv = request(
+        "INVITE",
+        call_id,
+        1,
+        None,
+        &format!("{extra}Content-Type: application/sdp\r\n"),
+        OFFER,
+    );
+    h.feed(&inv);
+    let (_, events, _) = h.drain();
+    let call = match &events[..] {
+        [SipEvent::IncomingCall { call, .. }] => *call,
+        other => panic!("{other:?}"),
+    };
+    let rtp = "127.0.0.1:20000".parse().unwrap();
+    h.core.handle_command(
+        h.now,
+        Command::Answer {
+            call,
+            local_rtp: rtp,
+        },
+    );
+    let ok = h.drain().0.remove(0);
+    let tag = ok.tag("To").unwrap().to_string();
+    h.feed(&request("ACK", call_id, 1, Some(&tag), "", ""));
+    h.drain();
+    (call, ok, tag)
+}
+
+#[test]
+fn session_timer_too_small_gets_422_with_min_se() {
+    let mut h = harness(10);
+    h.feed(&request(
+        "INVITE",
+        "s0",
+        1,
+        None,
+        "Supported: timer\r\nSession-Expires: 60\r\nContent-Type: application/sdp\r\n",
+        OFFER,
+    ));
+    let (sent, events, _) = h.drain();
+    assert_eq!(sent.iter().map(status).collect::<Vec<_>>(), vec![422]);
+    assert_eq!(sent[0].header("Min-SE"), Some("90"));
+    assert!(events.is_empty());
+}
+
+#[test]
+fn a_caller_that_refreshes_keeps_the_call_and_one_that_stops_gets_bye() {
+    let mut h = harness(10);
+    let (call, ok, tag) = answered_with(
+        &mut h,
+        "s1",
+        "Supported: timer\r\nSession-Expires: 90;refresher=uac\r\n",
+    );
+    assert_eq!(ok.header("Session-Expires"), Some("90;refresher=uac"));
+    assert_eq!(ok.header("Require"), Some("timer"));
+    // The caller refreshes at 45 s (UPDATE without a body): the session goes on.
+    h.advance(Duration::from_secs(45));
+    h.feed(&request(
+        "UPDATE",
+        "s1",
+        2,
+        Some(&tag),
+        "Supported: timer\r\nSession-Expires: 90;refresher=uac\r\n",
+        "",
+    ));
+    let (sent, _, _) = h.drain();
+    assert_eq!(sent[0].header("Session-Expires"), Some("90;refresher=uac"));
+    // Expiry is 90 s minus a third (30 s) after the refresh: 59 s later nothing,
+    h.advance(Duration::from_secs(59));
+    assert!(h.drain().0.is_empty());
+    // then BYE.
+    h.advance(Duration::from_secs(1));
+    let (sent, events, _) = h.drain();
+    assert_eq!(sent[0].method(), Some("BYE"));
+    assert_eq!(
+        events,
+        vec![SipEvent::CallEnded {
+            call,
+            reason: EndReason::LocalHangup
+        }]
+    );
+}
+
+#[test]
+fn we_refresh_a_caller_without_timer_support_at_half_the_interval() {
+    let mut h = harness(10);
+    let (call, ok, _) = answered_with(
+        &mut h,
+        "s2",
+        "Allow: INVITE, ACK, BYE, CANCEL, UPDATE\r\nSession-Expires: 120\r\n",
+    );
+    assert_eq!(ok.header("Session-Expires"), Some("120;refresher=uas"));
+    assert!(
+        ok.header("Require").is_none(),
+        "the caller does not support timer"
+    );
+    h.advance(Duration::from_secs(59));
+    assert!(h.drain().0.is_empty());
+    h.advance(Duration::from_secs(1));
+    let (sent, _, _) = h.drain();
+    let update = &sent[0];
+    assert_eq!(update.method(), Some("UPDATE"));
+    assert!(update.body.is_empty());
+    assert_eq!(update.header("Session-Expires"), Some("120;refresher=uac"));
+    // Unanswered over UDP, it is resent (Timer E).
+    h.advance(Duration::from_millis(500));
+    assert_eq!(h.drain().0[0].method(), Some("UPDATE"));
+    h.feed(&outbound::reply(
+        update,
+        200,
+        "caller",
+        "Session-Expires: 120;refresher=uac\r\n",
+        "",
+    ));
+    // The next refresh is 60 s after this one, not an expiry.
+    h.advance(Duration::from_secs(59));
+    assert!(h.drain().0.is_empty());
+    h.advance(Duration::from_secs(1));
+    let (sent, events, _) = h.drain();
+    assert_eq!(sent[0].method(), Some("UPDATE"));
+    assert!(events.is_empty());
+    assert_eq!(h.core.active_calls(), 1);
+    let _ = call;
+}
+
+#[test]
+fn our_refresh_is_a_reinvite_to_a_peer_without_update_and_an_unrefreshed_session_ends() {
+    let mut h = harness(10);
+    let (call, _, _) = answered_with(&mut h, "s3", "Session-Expires: 100\r\n");
+    h.advance(Duration::from_secs(50));
+    let (sent, _, _) = h.drain();
+    let reinvite = &sent[0];
+    assert_eq!(reinvite.method(), Some("INVITE"));
+    assert!(!reinvite.body.is_empty(), "our unchanged SDP");
+    h.feed(&outbound::reply(reinvite, 200, "caller", "", ""));
+    let (sent, _, _) = h.drain();
+    assert_eq!(sent[0].method(), Some("ACK"));
+    assert_eq!(sent[0].cseq(), reinvite.cseq().map(|c| (c.0, "ACK")));
+    // The next refresh goes unanswered: at the interval's end, BYE.
+    h.advance(Duration::from_secs(50));
+    h.drain();
+    for _ in 0..50 {
+        h.advance(Duration::from_secs(1));
+    }
+    let (sent, events, _) = h.drain();
+    assert!(sent.iter().any(|m| m.method() == Some("BYE")), "{sent:?}");
+    assert_eq!(
+        events,
+        vec![SipEvent::CallEnded {
+            call,
+            reason: EndReason::LocalHangup
+        }]
+    );
+}

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use super::api::DialRequest;
 use super::core::Peer;
 use super::sdp::{AudioDescription, SdpOrigin};
+use super::session_timer::SessionTimer;
 use super::wire::Message;
 use crate::call::NegotiatedMedia;
 
@@ -113,6 +114,18 @@ pub(crate) enum CallTimer {
     /// Outbound: CANCEL sent, yet no final response to the INVITE within 64·T1
     /// (RFC 3261 §9.1): the call is dropped.
     CancelledInvite,
+    /// We are the refresher: half the session interval passed (RFC 4028 §10).
+    SessionRefresh,
+    /// Resend our refresh (Timer A/E).
+    RefreshResend,
+    /// No final response to our refresh: it failed; the expiry decides.
+    RefreshTimeout,
+    /// The session was not refreshed in time: BYE.
+    SessionExpiry,
+    /// Resend our PRACK (Timer E).
+    PrackResend,
+    /// No final response to our PRACK (Timer F).
+    PrackTimeout,
     /// Over: the state that absorbed retransmissions is dropped.
     Reap,
 }
@@ -139,6 +152,10 @@ pub(crate) struct Dialling {
     pub ack: Option<Vec<u8>>,
     /// The ACK of the challenged INVITE (its branch), for retransmitted 401/407s.
     pub challenged_ack: Option<(String, Vec<u8>)>,
+    /// RFC 3262: the RSeq of the last reliable provisional we PRACKed.
+    pub prack_rseq: Option<u32>,
+    /// Our PRACK in flight (branch), resent until answered.
+    pub prack: Option<(String, Retransmit)>,
 }
 
 #[derive(Debug)]
@@ -179,12 +196,20 @@ pub(crate) struct Dialog {
     pub local_sdp: Option<String>,
     /// The peer has put the call on hold (its last offer was sendonly/inactive).
     pub on_hold: bool,
+    /// Inbound: the caller requires 100rel; we send no 18x at all (RFC 3262 §3 lets a
+    /// UAS skip provisional responses), so there is nothing to PRACK.
+    pub no_ringing: bool,
+    /// Inbound: the INVITE had no offer; our 200 offers and the ACK answers (RFC 3261
+    /// §13.2.1).
+    pub late_offer: bool,
     /// The glue knows this call (IncomingCall or Answered sent) and gets CallEnded.
     pub announced: bool,
     /// We hung up while our 200 awaited its ACK: the BYE waits for the ACK.
     pub bye_after_ack: bool,
     pub bye: Option<(String, Retransmit)>,
     pub dialling: Option<Dialling>,
+    /// RFC 4028 session timer, once the session is up with one.
+    pub session: Option<SessionTimer>,
     pub reap_at: Option<Instant>,
 }
 
@@ -230,10 +255,13 @@ impl Dialog {
             origin: s.origin,
             local_sdp: None,
             on_hold: false,
+            no_ringing: false,
+            late_offer: false,
             announced: false,
             bye_after_ack: false,
             bye: None,
             dialling: None,
+            session: None,
             reap_at: None,
         }
     }
@@ -256,6 +284,9 @@ impl Dialog {
             if let Some(r) = &dl.cancel {
                 retransmit(r, CancelResend, CancelTimeout);
             }
+            if let Some((_, r)) = &dl.prack {
+                retransmit(r, PrackResend, PrackTimeout);
+            }
             match self.phase {
                 // Timer B runs only until the first response (RFC 3261 §17.1.1.2).
                 Phase::Calling => {
@@ -272,6 +303,16 @@ impl Dialog {
         }
         if self.phase == Phase::Ringing {
             armed.extend(self.answer_by.map(|t| (AnswerBy, t)));
+        }
+        if let Some(st) = &self.session {
+            match &st.pending {
+                Some(p) => {
+                    armed.extend(p.tx.next.map(|t| (RefreshResend, t)));
+                    armed.push((RefreshTimeout, p.tx.give_up));
+                }
+                None => armed.extend(st.refresh_at.map(|t| (SessionRefresh, t))),
+            }
+            armed.push((SessionExpiry, st.expires_at));
         }
         armed.extend(self.reap_at.map(|t| (Reap, t)));
         armed

@@ -29,8 +29,13 @@ pub enum SipError {
         addr: SocketAddr,
         source: std::io::Error,
     },
-    #[error("trunk.uri {uri:?}: {reason}")]
-    TrunkUri { uri: String, reason: String },
+    /// `trunk.uri` or `trunk.proxy` (named in `key`) is unusable.
+    #[error("{key} {value:?}: {reason}")]
+    TrunkUri {
+        key: &'static str,
+        value: String,
+        reason: String,
+    },
     #[error("the SIP endpoint has stopped")]
     Stopped,
 }
@@ -106,6 +111,7 @@ impl SipEndpoint {
             max_unconfirmed_per_source: sip.max_unconfirmed_calls_per_source,
             ring_timeout: Duration::from_secs(sip.ring_timeout_secs),
             trunk: trunk_target.clone(),
+            called_number_from: sip.called_number_from.clone(),
         };
         for warning in addresses::config_warnings(
             local.ip(),
@@ -279,35 +285,52 @@ async fn resolve_trunk(trunk: &TrunkConfig) -> Result<Option<TrunkTarget>, SipEr
     if trunk.uri.trim().is_empty() {
         return Ok(None);
     }
-    let bad = |reason: &str| SipError::TrunkUri {
-        uri: trunk.uri.clone(),
+    let bad = |key: &'static str, value: &str, reason: &str| SipError::TrunkUri {
+        key,
+        value: value.to_string(),
         reason: reason.into(),
     };
     let rest = trunk
         .uri
         .strip_prefix("sip:")
-        .ok_or_else(|| bad("only sip: URIs are supported"))?;
-    // `sip:[user@]host[:port][;params]`: the user part, if any, is replaced by the callee.
-    let rest = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
-    let (host, params) = rest.split_once(';').map_or((rest, ""), |(h, p)| (h, p));
-    let transport = if params.to_ascii_lowercase().contains("transport=tcp") {
+        .ok_or_else(|| bad("trunk.uri", &trunk.uri, "only sip: URIs are supported"))?;
+    let (host, params) = host_and_params(rest);
+    // Requests go to the proxy when one is set, else to the URI's host.
+    let (via, via_params, what) = if trunk.proxy.trim().is_empty() {
+        (host, params, "trunk.uri")
+    } else {
+        let proxy = trunk.proxy.trim();
+        let (h, p) = host_and_params(proxy.strip_prefix("sip:").unwrap_or(proxy));
+        (h, p, "trunk.proxy")
+    };
+    let transport = if via_params.to_ascii_lowercase().contains("transport=tcp") {
         TransportKind::Tcp
     } else {
         TransportKind::Udp
     };
-    let lookup = if host.contains(':') {
-        host.to_string()
+    let lookup = if via.contains(':') {
+        via.to_string()
     } else {
-        format!("{host}:5060")
+        format!("{via}:5060")
     };
     let addr = tokio::net::lookup_host(lookup.as_str())
         .await
-        .map_err(|e| bad(&e.to_string()))?
+        .map_err(|e| bad(what, via, &e.to_string()))?
         .next()
-        .ok_or_else(|| bad("host does not resolve"))?;
+        .ok_or_else(|| bad(what, via, "host does not resolve"))?;
+    let domain = match trunk.domain.trim() {
+        "" => host.to_string(),
+        d => d.to_string(),
+    };
+    let from_domain = match trunk.from_domain.trim() {
+        "" => domain.clone(),
+        d => d.to_string(),
+    };
     Ok(Some(TrunkTarget {
         peer: Peer { transport, addr },
-        host: host.to_string(),
+        domain,
+        from_domain,
+        number_format: trunk.number_format,
         params: if params.is_empty() {
             String::new()
         } else {
@@ -316,6 +339,13 @@ async fn resolve_trunk(trunk: &TrunkConfig) -> Result<Option<TrunkTarget>, SipEr
         username: trunk.username.clone(),
         password: trunk.password.clone(),
     }))
+}
+
+/// `[user@]host[:port][;params]` → (`host[:port]`, `params`); the user part, if any, is
+/// replaced by the callee.
+fn host_and_params(rest: &str) -> (&str, &str) {
+    let rest = rest.rsplit_once('@').map_or(rest, |(_, h)| h);
+    rest.split_once(';').unwrap_or((rest, ""))
 }
 
 struct CoreTask {

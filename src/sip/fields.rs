@@ -91,21 +91,6 @@ pub fn uri_user(uri: &str) -> Option<String> {
     parsed.auth.map(|a| unescape(&a.user))
 }
 
-/// A phone number as we compare and report it: parameters and RFC 3966 visual
-/// separators dropped, and Japan's `+81` written as the national `0` prefix (trunks send
-/// either `+815031980214` or `05031980214` for the same line).
-pub fn national_number(user: &str) -> String {
-    let number = user.split(';').next().unwrap_or("");
-    let kept: String = number
-        .chars()
-        .filter(|c| !matches!(c, '-' | '.' | '(' | ')' | ' '))
-        .collect();
-    match kept.strip_prefix("+81") {
-        Some(rest) => format!("0{rest}"),
-        None => kept,
-    }
-}
-
 /// Whether a number (or user name) can go into a SIP URI user part as it is.
 pub fn is_dialable(user: &str) -> bool {
     (1..=32).contains(&user.len())
@@ -144,15 +129,6 @@ fn unescape(s: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn japanese_e164_and_national_forms_compare_equal() {
-        assert_eq!(national_number("+815031980214"), "05031980214");
-        assert_eq!(national_number("050-3198-0214"), "05031980214");
-        assert_eq!(national_number("+81-50-3198-0214;npdi"), "05031980214");
-        assert_eq!(national_number("+12125551234"), "+12125551234");
-        assert_eq!(national_number("anonymous"), "anonymous");
-    }
 
     #[test]
     fn only_safe_user_parts_are_dialable() {

@@ -66,6 +66,12 @@ impl SipCore {
                 self.cache_response(call, cseq, bytes);
             }
             "INVITE" | "UPDATE" => self.on_reoffer(now, from, call, req),
+            // We send no reliable provisional, so a PRACK acknowledges nothing of ours
+            // (RFC 3262 §3).
+            "PRACK" => {
+                let bytes = self.respond(from, &req, 481, None, &[], None);
+                self.cache_response(call, cseq, bytes);
+            }
             "INFO" => self.on_info(from, call, cseq, &req),
             _ => {
                 let extra = [
@@ -75,6 +81,15 @@ impl SipCore {
                 let bytes = self.respond(from, &req, 200, None, &extra, None);
                 self.cache_response(call, cseq, bytes);
             }
+        }
+    }
+
+    /// 422 Session Interval Too Small, naming our Min-SE (RFC 4028 §8.1).
+    fn too_small(&mut self, from: Peer, call: CallRef, cseq: u32, req: &Message, min_se: u32) {
+        let min = [("Min-SE", min_se.to_string())];
+        let bytes = self.respond(from, req, 422, None, &min, None);
+        if req.method() != Some("INVITE") {
+            self.cache_response(call, cseq, bytes);
         }
     }
 
@@ -108,6 +123,18 @@ impl SipCore {
         let Some(d) = self.calls.get(&call) else {
             return;
         };
+        let cseq = req.cseq().map_or(0, |c| c.0);
+        if !is_invite && req.body.is_empty() {
+            // An UPDATE without an offer (a session refresh): RFC 3311 §5.2 forbids an
+            // answer without an offer, so the 200 has no body either.
+            let mut extra = vec![("Contact", d.contact.clone()), ("Allow", ALLOW.to_string())];
+            match self.peer_refresh(now, call, &req) {
+                Ok(timer) => extra.extend(timer),
+                Err(min_se) => return self.too_small(from, call, cseq, &req, min_se),
+            }
+            let bytes = self.respond(from, &req, 200, None, &extra, None);
+            return self.cache_response(call, cseq, bytes);
+        }
         if is_invite && d.final_response.is_some() {
             // Our previous INVITE answer is not ACKed yet (RFC 3261 §14.2).
             self.respond(from, &req, 500, None, &[("Retry-After", "1".into())], None);
@@ -118,7 +145,10 @@ impl SipCore {
             self.respond(from, &req, 500, None, &[("Retry-After", "1".into())], None);
             return;
         };
-        let contact = [("Contact", d.contact.clone()), ("Allow", ALLOW.to_string())];
+        let mut contact = vec![("Contact", d.contact.clone()), ("Allow", ALLOW.to_string())];
+        if let Err(min_se) = super::session_timer::grant(&req) {
+            return self.too_small(from, call, cseq, &req, min_se);
+        }
         let (media, direction, offer) = if req.body.is_empty() {
             // No offer (a refresh): we offer what we have; the ACK carries the answer.
             let Some(m) = d.media.clone() else {
@@ -167,10 +197,13 @@ impl SipCore {
             content_type: "application/sdp",
             bytes: body.as_bytes(),
         };
-        let cseq = req.cseq().map_or(0, |c| c.0);
+        // Accepted: this refreshes the session (RFC 4028 §10).
+        if let Ok(timer) = self.peer_refresh(now, call, &req) {
+            contact.extend(timer);
+        }
         let bytes = self.respond(from, &req, 200, None, &contact, Some(sdp_body));
         if is_invite {
-            self.arm_final(now, call, bytes);
+            self.arm_final(now, call, bytes, true);
         } else {
             self.cache_response(call, cseq, bytes);
         }

@@ -99,12 +99,12 @@ fn required_session_timer_is_accepted_and_echoed() {
     assert_eq!(ok.header("Session-Expires"), Some("900;refresher=uac"));
     assert_eq!(ok.header("Require"), Some("timer"));
     // Anything else required is still refused.
-    let extra = "Content-Type: application/sdp\r\nRequire: 100rel\r\n";
+    let extra = "Content-Type: application/sdp\r\nRequire: precondition\r\n";
     h.feed(&request("INVITE", "c18", 1, None, extra, OFFER));
     let refused = h.drain().0.remove(0);
     assert_eq!(
         (status(&refused), refused.header("Unsupported")),
-        (420, Some("100rel"))
+        (420, Some("precondition"))
     );
 }
 

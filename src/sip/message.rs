@@ -7,7 +7,9 @@ use super::wire::Message;
 
 pub(crate) const USER_AGENT: &str = "kenkocall";
 /// Methods we handle; sent in Allow with 405/501 and OPTIONS answers.
-pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE";
+pub(crate) const ALLOW: &str = "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, PRACK";
+/// Option tags we support (RFC 3262 reliable provisionals, RFC 4028 session timers).
+pub(crate) const SUPPORTED: &str = "100rel, timer";
 
 /// Our reason phrases for the codes we send.
 pub(crate) fn reason_phrase(code: u16) -> &'static str {

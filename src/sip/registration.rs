@@ -120,14 +120,14 @@ impl SipCore {
         reg.cseq += 1;
         reg.next_at = None;
         let via = self.addresses.via(trunk.peer, &b);
-        let aor = format!("<sip:{}@{}>", trunk.username, trunk.host);
+        let aor = format!("<sip:{}@{}>", trunk.username, trunk.domain);
         let from = format!("{aor};tag={}", reg.local_tag);
         let contact = self.addresses.contact(&trunk.username, trunk.peer);
         let mut extra = vec![("Contact", contact), ("Expires", reg.expires.to_string())];
         if let Some((name, value)) = credentials {
             extra.push((name, value));
         }
-        let uri = format!("sip:{}{}", trunk.host, trunk.params);
+        let uri = format!("sip:{}{}", trunk.domain, trunk.params);
         let bytes = request(
             &RequestParts {
                 method: "REGISTER",
@@ -179,7 +179,7 @@ impl SipCore {
                 let cnonce = self.token();
                 let credentials = self.cfg.trunk.as_ref().and_then(|t| {
                     let c = Challenge::parse(resp.header(challenge)?).ok()?;
-                    let uri = format!("sip:{}{}", t.host, t.params);
+                    let uri = format!("sip:{}{}", t.domain, t.params);
                     c.authorization(&t.username, &t.password, "REGISTER", &uri, &cnonce)
                         .ok()
                 });

@@ -144,7 +144,8 @@ impl SipCore {
     }
 }
 
-fn remote_with_tag(d: &Dialog) -> String {
+/// The peer's header with its tag, for requests inside the dialog.
+pub(super) fn remote_with_tag(d: &Dialog) -> String {
     match (&d.remote_tag, name_addr_tag(&d.remote_header)) {
         (Some(tag), None) => format!("{};tag={tag}", d.remote_header),
         _ => d.remote_header.clone(),

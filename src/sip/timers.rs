@@ -124,6 +124,34 @@ impl SipCore {
                     dl.cancel = None;
                 }
             }
+            CallTimer::PrackResend => {
+                if let Some((_, r)) = d.dialling.as_mut().and_then(|dl| dl.prack.as_mut())
+                    && r.due(now)
+                {
+                    let bytes = r.bytes.clone();
+                    self.send(hop, bytes);
+                }
+            }
+            CallTimer::PrackTimeout => {
+                if let Some(dl) = d.dialling.as_mut() {
+                    dl.prack = None;
+                }
+            }
+            CallTimer::SessionRefresh => self.send_refresh(now, call),
+            CallTimer::RefreshResend => {
+                if let Some(p) = d.session.as_mut().and_then(|s| s.pending.as_mut())
+                    && p.tx.due(now)
+                {
+                    let bytes = p.tx.bytes.clone();
+                    self.send(hop, bytes);
+                }
+            }
+            CallTimer::RefreshTimeout => {
+                if let Some(st) = d.session.as_mut() {
+                    st.pending = None;
+                }
+            }
+            CallTimer::SessionExpiry => self.session_expired(now, call),
             CallTimer::CancelledInvite => {
                 info!(
                     call = call.0,

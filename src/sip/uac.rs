@@ -12,7 +12,9 @@ use super::core::{SipCore, TransportKind, next_hop};
 use super::dialog::{Dialling, Dialog, DialogStart, Phase, Retransmit, Role};
 use super::fields::{is_dialable, name_addr_uri};
 use super::message::{ALLOW, Body, RequestParts, request};
+use super::numbers::wire_number;
 use super::sdp::{self, SdpOrigin};
+use super::session_timer::{self, MIN_SE, Refresher, SessionExpires, SessionTimer};
 use super::wire::{Message, StartLine};
 use crate::privacy::mask_phone;
 
@@ -60,10 +62,16 @@ impl SipCore {
         req.local_rtp = self.addresses.rtp_addr(req.local_rtp, trunk.peer.addr.ip());
         let local_tag = self.token();
         let transport = trunk.peer.transport;
-        let invite_uri = format!("sip:{}@{}{}", req.to, trunk.host, trunk.params);
-        let local_header = format!("<sip:{}@{}>;tag={local_tag}", req.caller_line, trunk.host);
-        let remote_header = format!("<sip:{}@{}>", req.to, trunk.host);
-        let contact = self.addresses.contact(&req.caller_line, trunk.peer);
+        // One form for both numbers, the trunk's (checked dialable above, and formatting
+        // only swaps a `0` for `+81`).
+        let (to, from) = (
+            wire_number(&req.to, trunk.number_format),
+            wire_number(&req.caller_line, trunk.number_format),
+        );
+        let invite_uri = format!("sip:{to}@{}{}", trunk.domain, trunk.params);
+        let local_header = format!("<sip:{from}@{}>;tag={local_tag}", trunk.from_domain);
+        let remote_header = format!("<sip:{to}@{}>", trunk.domain);
+        let contact = self.addresses.contact(&from, trunk.peer);
         let origin = SdpOrigin::new(u64::from(self.random_u32()));
         // Capped so that no configured value can overflow the clock.
         let ring_timeout = req
@@ -73,6 +81,7 @@ impl SipCore {
         let b = self.branch();
         let via = self.addresses.via(trunk.peer, &b);
         let cseq = 1;
+        let offer = sdp::offer(req.local_rtp, origin);
         let bytes = invite_bytes(
             &invite_uri,
             &via,
@@ -81,7 +90,7 @@ impl SipCore {
             &call_id,
             cseq,
             &contact,
-            &sdp::offer(req.local_rtp, origin),
+            &offer,
             None,
         );
         info!(call = call.0, to = %mask_phone(&req.to), "SIP: dialling");
@@ -100,6 +109,8 @@ impl SipCore {
             origin,
         });
         d.local_rtp = Some(req.local_rtp);
+        // Our last SDP: repeated by a refreshing re-INVITE.
+        d.local_sdp = Some(offer);
         d.dialling = Some(Dialling {
             request: req,
             invite_uri,
@@ -115,6 +126,8 @@ impl SipCore {
             cancel: None,
             ack: None,
             challenged_ack: None,
+            prack_rseq: None,
+            prack: None,
         });
         self.calls.insert(call, d);
         self.by_call_id.insert(call_id, call);
@@ -136,11 +149,19 @@ impl SipCore {
         let Some(call) = resp.branch().and_then(|b| self.client_tx.get(b)).copied() else {
             return; // not ours, or a stray retransmission after reaping
         };
+        if self.owns_refresh_response(call, &resp) {
+            return self.on_refresh_response(now, call, code, &resp);
+        }
         match resp.cseq().map(|c| c.1) {
             Some("INVITE") => self.on_invite_response(now, call, code, &resp),
             Some("CANCEL") => {
                 if let Some(d) = self.calls.get_mut(&call).and_then(|d| d.dialling.as_mut()) {
                     d.cancel = None;
+                }
+            }
+            Some("PRACK") if code >= 200 => {
+                if let Some(dl) = self.calls.get_mut(&call).and_then(|d| d.dialling.as_mut()) {
+                    dl.prack = None;
                 }
             }
             Some("BYE") if code >= 200 => {
@@ -173,7 +194,19 @@ impl SipCore {
             if d.phase == Phase::Calling {
                 d.phase = Phase::Proceeding;
             }
+
             dl.invite.next = None; // provisional stops retransmission (Timer A)
+            let reliable = code > 100
+                && resp
+                    .header_values("Require")
+                    .iter()
+                    .any(|t| t.eq_ignore_ascii_case("100rel"));
+            if reliable {
+                self.send_prack(now, call, resp);
+            }
+            let Some(dl) = self.calls.get_mut(&call).and_then(|d| d.dialling.as_mut()) else {
+                return;
+            };
             if dl.cancel_pending {
                 dl.cancel_pending = false;
                 self.send_cancel(now, call);
@@ -216,7 +249,14 @@ impl SipCore {
                     status: Some(code),
                     reason: "trunk refused our credentials".into(),
                 },
-                _ => DialResult::from_status(code),
+                _ => {
+                    // Still `Calling`: no provisional came for this INVITE.
+                    let provisional_seen = self
+                        .calls
+                        .get(&call)
+                        .is_some_and(|d| d.phase != Phase::Calling);
+                    DialResult::from_final(code, retry_after(resp), provisional_seen)
+                }
             };
             self.finish_dial(call, result);
         }
@@ -284,6 +324,16 @@ impl SipCore {
             (false, Ok(media)) => {
                 d.media = Some(media.clone());
                 d.announced = true;
+                // The callee's choice (RFC 4028 §7.2): `refresher=uac` (or none) is us.
+                if let Some(se) = SessionExpires::read(resp) {
+                    let we_refresh = se.refresher != Some(Refresher::Uas);
+                    d.session = Some(SessionTimer::start(
+                        now,
+                        se.secs.max(MIN_SE),
+                        we_refresh,
+                        session_timer::allows_update(resp),
+                    ));
+                }
                 self.finish_dial(call, DialResult::Answered(media));
             }
             (false, Err(e)) => {
@@ -371,6 +421,67 @@ impl SipCore {
         true
     }
 
+    /// PRACK for a reliable provisional (RFC 3262 §4): once per RSeq, in the early
+    /// dialog the provisional created (its To tag, Contact and Record-Route).
+    fn send_prack(&mut self, now: Instant, call: CallRef, resp: &Message) {
+        let Some(rseq) = resp
+            .header("RSeq")
+            .and_then(|v| v.trim().parse::<u32>().ok())
+        else {
+            return;
+        };
+        let b = self.branch();
+        let Some(d) = self.calls.get_mut(&call) else {
+            return;
+        };
+        let Some(dl) = d.dialling.as_mut() else {
+            return;
+        };
+        if dl.prack_rseq.is_some_and(|last| rseq <= last) {
+            return; // a retransmission, already PRACKed
+        }
+        dl.prack_rseq = Some(rseq);
+        let cseq = dl.invite_cseq;
+        let target = resp
+            .header("Contact")
+            .and_then(name_addr_uri)
+            .map_or_else(|| d.remote_target.clone(), str::to_string);
+        let mut routes: Vec<String> = resp
+            .header_values("Record-Route")
+            .iter()
+            .map(|s| s.to_string())
+            .collect();
+        routes.reverse();
+        let to = resp.header("To").unwrap_or(&d.remote_header).to_string();
+        d.local_cseq += 1;
+        let via = self.addresses.via(d.peer, &b);
+        let bytes = request(
+            &RequestParts {
+                method: "PRACK",
+                uri: &target,
+                via: &via,
+                from: &d.local_header,
+                to: &to,
+                call_id: &d.call_id,
+                cseq: d.local_cseq,
+                routes: &routes,
+                extra: &[("RAck", format!("{rseq} {cseq} INVITE"))],
+            },
+            None,
+        );
+        let reliable = d.peer.transport == TransportKind::Tcp;
+        let peer = next_hop(d.peer, &target, &routes);
+        if let Some(dl) = d.dialling.as_mut() {
+            dl.prack = Some((
+                b.clone(),
+                Retransmit::new(bytes.clone(), now, reliable, Some(super::dialog::T2)),
+            ));
+        }
+        self.client_tx.insert(b, call);
+        self.send(peer, bytes);
+        self.schedule(call);
+    }
+
     pub(super) fn finish_dial(&mut self, call: CallRef, result: DialResult) {
         let Some(d) = self.calls.get_mut(&call) else {
             return;
@@ -394,6 +505,16 @@ impl SipCore {
             result,
         });
     }
+}
+
+/// Longest trunk back-off honoured; a larger Retry-After is treated as this.
+const MAX_RETRY_AFTER: Duration = Duration::from_secs(3600);
+
+/// `Retry-After: 120 (comment);duration=…` → 120 s (RFC 3261 §20.33), capped.
+pub(crate) fn retry_after(resp: &Message) -> Option<Duration> {
+    let value = resp.header("Retry-After")?;
+    let secs: u64 = value.split([';', '(', ' ']).next()?.trim().parse().ok()?;
+    Some(Duration::from_secs(secs).min(MAX_RETRY_AFTER))
 }
 
 /// The ACK for a non-2xx final response: same branch and Request-URI as the INVITE,
@@ -434,6 +555,8 @@ fn invite_bytes(
         ("Contact", contact.to_string()),
         ("Allow", ALLOW.to_string()),
     ];
+    // `Supported: timer, 100rel`: reliable provisionals get our PRACK.
+    extra.extend(session_timer::invite_headers());
     if let Some((name, value)) = auth {
         extra.push((name, value));
     }

@@ -66,6 +66,7 @@ fn dial_answered_acks_and_reports_media_and_call_id() {
 fn dial_busy_is_acked_in_the_invite_transaction() {
     let mut h = harness(10);
     let (_, inv) = dial(&mut h, Duration::from_secs(45));
+    h.feed(&reply(&inv, 100, "callee", "", ""));
     h.feed(&reply(&inv, 486, "callee", "", ""));
     let (sent, _, dials) = h.drain();
     assert_eq!(sent[0].method(), Some("ACK"));
@@ -290,4 +291,76 @@ fn undialable_number_fails_without_sending() {
         dials[0].result,
         DialResult::Failed { status: None, .. }
     ));
+}
+
+/// The trunk's own refusal (Retry-After, or a final before any provisional) is not the
+/// patient's: reported as congestion with the back-off it asked for.
+#[test]
+fn trunk_refusals_are_congestion_and_phone_refusals_are_not() {
+    let cases: [(&[u16], u16, &str, DialResult); 5] = [
+        (
+            &[100],
+            503,
+            "Retry-After: 30 (overload);duration=60\r\n",
+            DialResult::TrunkCongested {
+                status: 503,
+                retry_after: Some(Duration::from_secs(30)),
+            },
+        ),
+        (
+            &[],
+            480,
+            "",
+            DialResult::TrunkCongested {
+                status: 480,
+                retry_after: None,
+            },
+        ),
+        (
+            &[],
+            503,
+            "Retry-After: 999999\r\n",
+            DialResult::TrunkCongested {
+                status: 503,
+                retry_after: Some(Duration::from_secs(3600)),
+            },
+        ),
+        (&[100, 180], 486, "", DialResult::Busy),
+        (&[100], 480, "", DialResult::NoAnswer),
+    ];
+    for (provisionals, code, extra, want) in cases {
+        let mut h = harness(10);
+        let (_, inv) = dial(&mut h, Duration::from_secs(45));
+        for p in provisionals {
+            h.feed(&reply(&inv, *p, "callee", "", ""));
+        }
+        h.feed(&reply(&inv, code, "callee", extra, ""));
+        let (sent, _, dials) = h.drain();
+        assert_eq!(sent.last().and_then(Message::method), Some("ACK"));
+        assert_eq!(dials[0].result, want, "{provisionals:?} then {code}");
+        assert_eq!(h.core.active_calls(), 0);
+    }
+}
+
+#[test]
+fn a_reliable_provisional_gets_one_prack_per_rseq() {
+    let mut h = harness(10);
+    let (_, inv) = dial(&mut h, Duration::from_secs(45));
+    assert!(inv.header("Supported").unwrap().contains("100rel"));
+    let reliable = "Require: 100rel\r\nRSeq: 7\r\nContact: <sip:callee@127.0.0.1:5070>\r\n";
+    h.feed(&reply(&inv, 183, "callee", reliable, ""));
+    let (sent, _, _) = h.drain();
+    assert_eq!(sent[0].method(), Some("PRACK"));
+    assert_eq!(sent[0].header("RAck"), Some("7 1 INVITE"));
+    assert_eq!(sent[0].tag("To"), Some("callee"));
+    // The 183 retransmitted (our PRACK crossed it): no second PRACK; ours is resent
+    // until its 200 (Timer E).
+    h.feed(&reply(&inv, 183, "callee", reliable, ""));
+    assert!(h.drain().0.is_empty());
+    h.advance(Duration::from_millis(500));
+    let resent = h.drain().0;
+    assert_eq!(resent[0].method(), Some("PRACK"));
+    h.feed(&reply(&resent[0], 200, "callee", "", ""));
+    h.advance(Duration::from_secs(5));
+    assert!(h.drain().0.is_empty(), "answered: no more PRACKs");
 }

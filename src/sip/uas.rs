@@ -10,28 +10,31 @@ use tracing::info;
 use super::api::{CallRef, EndReason, SipEvent};
 use super::core::{Peer, RETRY_AFTER_SECS, SipCore, TransportKind, stateless_tag};
 use super::dialog::{ANSWER_DEADLINE, Dialog, DialogStart, Phase, Retransmit, Role, T2};
-use super::fields::{name_addr_uri, national_number, uri_scheme, uri_user};
+use super::fields::{name_addr_uri, uri_scheme, uri_user};
 use super::limits::Counter;
-use super::message::{ALLOW, Body};
+use super::message::{ALLOW, Body, SUPPORTED};
+use super::numbers::{called_number, national_number};
 use super::sdp::{self, Direction, SdpOrigin};
+use super::session_timer::{self, SessionTimer};
 use super::wire::{Message, StartLine};
+use crate::call::{Codec, NegotiatedMedia};
 use crate::privacy::mask_phone;
 
 /// Methods RFC 3261 and its common extensions define that we do not handle: 405.
-const KNOWN_NOT_ALLOWED: [&str; 8] = [
+const KNOWN_NOT_ALLOWED: [&str; 7] = [
     "REGISTER",
     "SUBSCRIBE",
     "NOTIFY",
     "PUBLISH",
     "MESSAGE",
     "REFER",
-    "PRACK",
     "PING",
 ];
-/// Option tags a caller may require of us (RFC 4028 session timers).
-const SUPPORTED_EXTENSIONS: [&str; 1] = ["timer"];
-const ALLOWED: [&str; 7] = [
-    "INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "INFO", "UPDATE",
+/// Option tags a caller may require of us: RFC 4028 session timers, and RFC 3262 100rel
+/// (met by sending no 18x at all).
+const SUPPORTED_EXTENSIONS: [&str; 2] = ["timer", "100rel"];
+const ALLOWED: [&str; 8] = [
+    "INVITE", "ACK", "CANCEL", "BYE", "OPTIONS", "INFO", "UPDATE", "PRACK",
 ];
 
 impl SipCore {
@@ -133,7 +136,13 @@ impl SipCore {
             self.respond(from, &req, 503, Some(&reject_tag), &retry, None);
             return;
         }
-        let dialled = national_number(&req.request_user().unwrap_or_default());
+        if let Err(min_se) = session_timer::grant(&req) {
+            // Session Interval Too Small (RFC 4028 §8.1).
+            let min = [("Min-SE", min_se.to_string())];
+            self.respond(from, &req, 422, Some(&reject_tag), &min, None);
+            return;
+        }
+        let dialled = called_number(&req, &self.cfg.called_number_from);
         let served = self
             .cfg
             .inbound_numbers
@@ -145,7 +154,7 @@ impl SipCore {
             self.respond(from, &req, 404, Some(&reject_tag), &[], None);
             return;
         };
-        let media = match self.offer_in(&req) {
+        let offer = match self.offer_in(&req) {
             Ok(d) => d,
             Err(code) => {
                 let accept = [("Accept", "application/sdp".to_string())];
@@ -153,10 +162,17 @@ impl SipCore {
                 return;
             }
         };
-        let offer = media;
-        let media = match offer.negotiate() {
-            Ok(m) => m,
-            Err(_) => {
+        let media = match offer.as_ref().map(sdp::AudioDescription::negotiate) {
+            Some(Ok(m)) => m,
+            // Late offer: we offer in the 200; until the ACK answers, the media is our
+            // first choice with no address to send to.
+            None => NegotiatedMedia {
+                codec: Codec::Pcmu,
+                telephone_event_pt: Some(sdp::OFFER_TELEPHONE_EVENT_PT),
+                remote_rtp: SocketAddr::from(([0, 0, 0, 0], 0)),
+                ptime_ms: sdp::PTIME_MS,
+            },
+            Some(Err(_)) => {
                 self.respond(from, &req, 488, Some(&reject_tag), &[], None);
                 return;
             }
@@ -202,21 +218,26 @@ impl SipCore {
         d.answer_by = Some(now + ANSWER_DEADLINE);
         d.invite = Some(req.clone());
         d.media = Some(media.clone());
-        d.offer = Some(offer);
+        d.late_offer = offer.is_none();
+        d.offer = offer;
+        d.no_ringing = requires(&req, "100rel");
+        let no_ringing = d.no_ringing;
         d.announced = true;
         self.calls.insert(call, d);
         self.by_call_id.insert(call_id.clone(), call);
         self.active += 1;
         self.schedule(call);
         self.respond(from, &req, 100, None, &[], None);
-        self.respond(
-            from,
-            &req,
-            180,
-            Some(&local_tag),
-            &[("Contact", contact)],
-            None,
-        );
+        if !no_ringing {
+            self.respond(
+                from,
+                &req,
+                180,
+                Some(&local_tag),
+                &[("Contact", contact)],
+                None,
+            );
+        }
         info!(call = call.0, caller = %mask_phone(&caller), callee = %mask_phone(&callee), "SIP: incoming call");
         self.emit(SipEvent::IncomingCall {
             call,
@@ -227,8 +248,8 @@ impl SipCore {
         });
     }
 
-    /// The offer of an INVITE, or the status refusing it (415, 488 for no offer).
-    fn offer_in(&self, req: &Message) -> Result<sdp::AudioDescription, u16> {
+    /// The offer of an INVITE (`None`: a late offer), or the status refusing it.
+    fn offer_in(&self, req: &Message) -> Result<Option<sdp::AudioDescription>, u16> {
         let accept = req.header_values("Accept");
         let takes_sdp = |a: &&str| {
             let t = a
@@ -243,12 +264,12 @@ impl SipCore {
             return Err(406); // we can only answer in SDP (RFC 4475 §3.3.15)
         }
         if req.body.is_empty() {
-            return Err(488); // late offer is not supported: we answer, we never offer in 200
+            return Ok(None);
         }
         if req.content_type().as_deref() != Some("application/sdp") {
             return Err(415);
         }
-        sdp::parse(&req.body).map_err(|_| 488)
+        sdp::parse(&req.body).map(Some).map_err(|_| 488)
     }
 
     fn resend_invite_response(&mut self, from: Peer, call: CallRef, req: &Message) {
@@ -258,6 +279,8 @@ impl SipCore {
         if let Some(r) = &d.final_response {
             let bytes = r.bytes.clone();
             self.send(from, bytes);
+        } else if d.phase == Phase::Ringing && d.no_ringing {
+            self.respond(from, req, 100, None, &[], None);
         } else if d.phase == Phase::Ringing {
             let tag = d.local_tag.clone();
             let contact = [("Contact", d.contact.clone())];
@@ -279,31 +302,52 @@ impl SipCore {
         // bound to every interface).
         let local_rtp = self.addresses.rtp_addr(local_rtp, d.peer.addr.ip());
         d.local_rtp = Some(local_rtp);
-        let body = sdp::answer(
-            d.offer.as_ref(),
-            &media,
-            local_rtp,
-            d.origin,
-            Direction::SendRecv,
-        );
+        let body = if d.late_offer {
+            sdp::offer(local_rtp, d.origin)
+        } else {
+            sdp::answer(
+                d.offer.as_ref(),
+                &media,
+                local_rtp,
+                d.origin,
+                Direction::SendRecv,
+            )
+        };
         d.local_sdp = Some(body.clone());
         d.phase = Phase::Answered;
         let (peer, tag, contact) = (d.peer, d.local_tag.clone(), d.contact.clone());
-        let mut extra = vec![("Contact", contact), ("Allow", ALLOW.to_string())];
-        extra.extend(session_timer(&req));
+        let mut extra = vec![
+            ("Contact", contact),
+            ("Allow", ALLOW.to_string()),
+            ("Supported", SUPPORTED.to_string()),
+        ];
+        // Checked at the INVITE (422 there); the timer runs from our 2xx.
+        let grant = session_timer::grant(&req).ok().flatten();
+        if let Some(g) = grant {
+            extra.extend(g.headers());
+            d.session = Some(SessionTimer::start(
+                now,
+                g.secs,
+                g.we_refresh,
+                session_timer::allows_update(&req),
+            ));
+        }
         let sdp_body = Body {
             content_type: "application/sdp",
             bytes: body.as_bytes(),
         };
         let bytes = self.respond(peer, &req, 200, Some(&tag), &extra, Some(sdp_body));
-        self.arm_final(now, call, bytes);
+        self.arm_final(now, call, bytes, true);
         info!(call = call.0, "SIP: answered");
     }
 
-    /// Keeps our final response to an INVITE for retransmission until the ACK.
-    pub(super) fn arm_final(&mut self, now: Instant, call: CallRef, bytes: Vec<u8>) {
+    /// Keeps our final response to an INVITE for retransmission until the ACK. A 2xx is
+    /// resent on every transport (RFC 3261 §13.3.1.4: the UAS core, not the transaction,
+    /// owns it, and a proxy on the way may forward it over UDP); an error final only on
+    /// unreliable ones (§17.2.1).
+    pub(super) fn arm_final(&mut self, now: Instant, call: CallRef, bytes: Vec<u8>, is_2xx: bool) {
         if let Some(d) = self.calls.get_mut(&call) {
-            let reliable = d.peer.transport == TransportKind::Tcp;
+            let reliable = d.peer.transport == TransportKind::Tcp && !is_2xx;
             d.final_response = Some(Retransmit::new(bytes, now, reliable, Some(T2)));
         }
         self.schedule(call);
@@ -327,7 +371,7 @@ impl SipCore {
         };
         let (peer, tag) = (d.peer, d.local_tag.clone());
         let bytes = self.respond(peer, &req, code, Some(&tag), &[], None);
-        self.arm_final(now, call, bytes);
+        self.arm_final(now, call, bytes, false);
         true
     }
 
@@ -339,6 +383,30 @@ impl SipCore {
             return;
         };
         let acked_200 = d.final_response.take().is_some();
+        if d.phase == Phase::Answered && d.late_offer {
+            // The answer to the offer in our 200 (RFC 3261 §13.2.1); without a usable
+            // one there is no session, so the call ends (§13.3.1.4).
+            d.late_offer = false;
+            match sdp::parse(&req.body) {
+                Ok(answer) => match answer.negotiate() {
+                    Ok(media) => {
+                        let on_hold = answer.is_hold();
+                        d.media = Some(media.clone());
+                        d.on_hold = on_hold;
+                        self.emit(SipEvent::MediaChanged {
+                            call,
+                            media,
+                            on_hold,
+                        });
+                    }
+                    Err(_) => return self.refuse_late_answer(now, call),
+                },
+                Err(_) => return self.refuse_late_answer(now, call),
+            }
+        }
+        let Some(d) = self.calls.get_mut(&call) else {
+            return;
+        };
         if d.phase == Phase::Answered {
             d.phase = Phase::Confirmed;
             self.emit(SipEvent::CallConfirmed { call });
@@ -372,6 +440,19 @@ impl SipCore {
         }
     }
 
+    /// A late-offer ACK without a usable answer: confirmed, then ended with BYE.
+    fn refuse_late_answer(&mut self, now: Instant, call: CallRef) {
+        if let Some(d) = self.calls.get_mut(&call) {
+            d.phase = Phase::Confirmed;
+        }
+        info!(
+            call = call.0,
+            "SIP: the ACK did not answer our offer; hanging up"
+        );
+        self.send_bye(now, call);
+        self.end_call(now, call, EndReason::LocalHangup);
+    }
+
     fn on_cancel(&mut self, now: Instant, from: Peer, req: &Message) {
         let found = req.call_id().and_then(|c| self.by_call_id.get(c)).copied();
         let matching = found.filter(|call| {
@@ -392,23 +473,9 @@ impl SipCore {
     }
 }
 
-/// RFC 4028 session timers when the caller requires them: we accept its interval and
-/// let it refresh (we answer its re-INVITEs/UPDATEs); a caller that merely supports
-/// timers refreshes by itself or not at all, without our help.
-fn session_timer(invite: &Message) -> Vec<(&'static str, String)> {
-    let required = invite
-        .header_values("Require")
+/// Whether `req` requires the option tag (`Require: 100rel`).
+fn requires(req: &Message, tag: &str) -> bool {
+    req.header_values("Require")
         .iter()
-        .any(|t| t.eq_ignore_ascii_case("timer"));
-    if !required {
-        return Vec::new();
-    }
-    let interval = invite
-        .header("Session-Expires")
-        .and_then(|v| v.split(';').next()?.trim().parse::<u32>().ok())
-        .unwrap_or(1800);
-    vec![
-        ("Session-Expires", format!("{interval};refresher=uac")),
-        ("Require", "timer".to_string()),
-    ]
+        .any(|t| t.eq_ignore_ascii_case(tag))
 }

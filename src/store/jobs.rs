@@ -407,6 +407,32 @@ impl JobQueue for Store {
         Ok(())
     }
 
+    async fn give_back_attempt(
+        &self,
+        job: &ClaimedJob,
+        _now: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<(), QueueError> {
+        // `detail` keeps a trace until the attempt's real outcome replaces it.
+        let done = bind_held(
+            sqlx::query(held!(
+                "UPDATE call_attempts SET state = 'pending', due_at_ms = $6, caller_line = NULL, \
+                 started_at_ms = NULL, sip_call_id = NULL, detail = 'trunk_congested', \
+                 lease_owner = NULL, lease_until_ms = NULL, lease_token = NULL",
+                "AND state = 'dialing'"
+            )),
+            job,
+        )
+        .bind(to_ms(until))
+        .execute(&self.pool)
+        .await
+        .map_err(storage)?;
+        if done.rows_affected() == 0 {
+            return Err(self.lost_or(job, true).await);
+        }
+        Ok(())
+    }
+
     async fn finish_attempt(
         &self,
         job: &ClaimedJob,

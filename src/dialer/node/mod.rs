@@ -41,6 +41,8 @@ pub struct DialerStats {
     pub attempts_started: AtomicU64,
     pub attempts_finished: AtomicU64,
     pub jobs_ended_without_call: AtomicU64,
+    /// Calls the trunk refused itself (congestion): attempts given back, dialling paused.
+    pub trunk_congested: AtomicU64,
 }
 
 impl DialerStats {

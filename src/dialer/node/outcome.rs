@@ -30,7 +30,10 @@ pub fn attempt_outcome(placed: &Result<PlacedCall, EngineError>) -> AttemptOutco
         },
         DialResult::NoAnswer => AttemptOutcome::NoAnswer,
         DialResult::Busy => AttemptOutcome::Busy,
-        DialResult::Rejected | DialResult::Failed { .. } => AttemptOutcome::Failed,
+        // Normally given back rather than recorded (see `worker::dial`).
+        DialResult::Rejected | DialResult::Failed { .. } | DialResult::TrunkCongested { .. } => {
+            AttemptOutcome::Failed
+        }
     }
 }
 

@@ -16,6 +16,8 @@ use crate::dialer::{
 };
 
 use crate::dialer::LineLease;
+use crate::engine::PlacedCall;
+use crate::sip::DialResult;
 use crate::store::{AlertThresholds, Patient, StoreError};
 
 /// Jobs claimed in one statement at most.
@@ -169,6 +171,13 @@ async fn dial(
         .await;
     drop(renewer);
     drop(line);
+    if let Ok(PlacedCall {
+        result: DialResult::TrunkCongested { retry_after, .. },
+        ..
+    }) = &placed
+    {
+        return trunk_congested(ctx, &job, *retry_after).await;
+    }
     let outcome = attempt_outcome(&placed);
     let call_id = placed.as_ref().ok().map(|p| p.sip_call_id.clone());
     if let Err(e) = &placed {
@@ -179,6 +188,26 @@ async fn dial(
     DialerStats::bump(&ctx.stats.attempts_finished, 1);
     if let Err(e) = ctx.store.finish_attempt(&job, result).await {
         tracing::warn!(job = %job.key, error = %e, "attempt result not recorded");
+    }
+}
+
+/// Back-off after a trunk refusal that named no Retry-After.
+const TRUNK_BACKOFF: std::time::Duration = std::time::Duration::from_secs(10);
+
+/// The trunk refused the call itself: every start pauses for its Retry-After, and the
+/// job goes back to pending without spending the patient's attempt.
+async fn trunk_congested(ctx: &Ctx, job: &ClaimedJob, retry_after: Option<std::time::Duration>) {
+    let now = ctx.clock.now();
+    let wait =
+        TimeDelta::from_std(retry_after.unwrap_or(TRUNK_BACKOFF)).unwrap_or(TimeDelta::seconds(10));
+    let until = now + wait;
+    if let Ok(mut p) = ctx.pacer.lock() {
+        p.pause_until(until);
+    }
+    tracing::warn!(job = %job.key, wait_secs = wait.num_seconds(), "trunk congested: dialling paused, attempt given back");
+    DialerStats::bump(&ctx.stats.trunk_congested, 1);
+    if let Err(e) = ctx.store.give_back_attempt(job, now, until).await {
+        tracing::warn!(job = %job.key, error = %e, "attempt not given back");
     }
 }
 
@@ -231,7 +260,9 @@ pub(super) fn take_line(ctx: &Ctx, now: DateTime<Utc>) -> Result<HeldLine<'_>, D
                 l.release(line);
             }
             Err(match denied {
-                PaceDenied::RateLimited { retry_at } => retry_at,
+                PaceDenied::RateLimited { retry_at } | PaceDenied::Paused { until: retry_at } => {
+                    retry_at
+                }
                 _ => soon,
             })
         }
