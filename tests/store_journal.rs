@@ -132,11 +132,18 @@ async fn a_wrong_number_key_lands_from_the_journal_once_however_often_replayed()
         let stored = s.get_patient("2345678").await.unwrap().unwrap();
         assert!(stored.wrong_number);
         let audit = s.list_audit(Some(p)).await.unwrap();
-        let marks: Vec<_> = audit.iter().filter(|e| e.action == "wrong_number").collect();
+        let marks: Vec<_> = audit
+            .iter()
+            .filter(|e| e.action == "wrong_number")
+            .collect();
         assert_eq!(marks.len(), 1, "{audit:?}");
         assert_eq!(marks[0].actor, "ivr");
         // No report is made for it: the patient answered no question.
-        assert!(snapshot(&s, &["wrong-number-call@t".into()]).await.is_empty());
+        assert!(
+            snapshot(&s, &["wrong-number-call@t".into()])
+                .await
+                .is_empty()
+        );
     })
     .await;
 }

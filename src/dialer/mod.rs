@@ -16,8 +16,9 @@
 //!    `Stop`/`GiveUp` → [`JobQueue::end`]; `Wait` → [`JobQueue::release`]; `Dial` →
 //!    [`Pacer::try_start`] and [`CallerLinePool::acquire`] (else release and try later) →
 //!    [`JobQueue::begin_attempt`] (on error do not dial) → INVITE, renewing the lease
-//!    while the call is up → [`AttemptResult::decide`] → [`JobQueue::finish_attempt`].
+//!    while the call is up ([`LeaseRenewal`]) → [`AttemptResult::decide`] → [`JobQueue::finish_attempt`].
 
+pub mod lease;
 pub mod lines;
 pub mod memory_queue;
 pub mod node;
@@ -31,6 +32,7 @@ mod sim_phones;
 pub mod slots;
 pub mod stop;
 
+pub use lease::{LeaseRenewal, Renewal};
 pub use lines::{CallerLinePool, LineLease};
 pub use memory_queue::InMemoryJobQueue;
 pub use pacing::{PaceDenied, Pacer, PacingConfig, SlotPace, TrunkId};

@@ -28,6 +28,8 @@ mod node;
 mod prompts;
 mod questionnaire;
 mod questions;
+#[cfg(test)]
+mod timer_props;
 
 use std::path::Path;
 use std::sync::Arc;

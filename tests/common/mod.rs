@@ -8,6 +8,8 @@
 
 #![allow(dead_code)] // each test binary uses a different part
 
+pub mod serve;
+
 use std::sync::atomic::{AtomicU32, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
 

@@ -15,7 +15,7 @@ use crate::dialer::{
     PlanConfig, TrunkId, WorkerId, claim_decision,
 };
 
-use crate::dialer::LineLease;
+use crate::dialer::{LeaseRenewal, LineLease, Renewal};
 use crate::engine::PlacedCall;
 use crate::sip::DialResult;
 use crate::store::{AlertThresholds, Patient, StoreError};
@@ -277,18 +277,27 @@ impl Drop for AbortOnDrop {
     }
 }
 
-/// Renews the job's lease at a third of its length until aborted or lost.
+/// Renews the job's lease while the call is up, when [`LeaseRenewal`] says, until aborted
+/// or lost.
 async fn renew_while_up(
     store: crate::store::Store,
     clock: super::Clock,
     job: ClaimedJob,
     lease: TimeDelta,
 ) {
-    loop {
-        tokio::time::sleep(clock.real_duration(lease / 3)).await;
-        if let Err(e) = store.renew(&job, clock.now(), lease).await {
-            tracing::warn!(job = %job.key, error = %e, "lease lost during the call");
-            return;
+    let mut renewal = LeaseRenewal::new(&job, lease, clock.now());
+    while let Some(at) = renewal.next_renewal() {
+        clock.sleep_until(at).await;
+        let now = clock.now();
+        let result = store.renew(&job, now, lease).await;
+        match (renewal.renewed(now, result.clone()), result) {
+            (Renewal::Lost, _) => {
+                tracing::warn!(job = %job.key, "lease lost during the call");
+            }
+            (Renewal::Retry { .. }, Err(e)) => {
+                tracing::warn!(job = %job.key, error = %e, "lease not renewed; retrying");
+            }
+            _ => tracing::debug!(job = %job.key, "lease renewed"),
         }
     }
 }
