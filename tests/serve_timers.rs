@@ -18,18 +18,18 @@ mod common;
 use std::fs::File;
 use std::net::UdpSocket;
 use std::path::Path;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
 use chrono::{Timelike, Utc};
-use common::serve::{LINE, Node, NodePorts, keys_pcap, root, runtime, signal, wait_exit};
+use common::serve::{LINE, Node, NodePorts, Reaped, keys_pcap, root, runtime, signal, wait_exit};
 use kenkocall::store::{
     AttemptState, CallSlots, CallingHours, CentreSettings, ContactMethod, ReportFilter,
 };
 
 /// `serve` with its log in `serve.log` (a file, so a chatty log never blocks it) at the
 /// levels these tests read.
-fn serve_logged(node: &Node, filter: &str) -> Child {
+fn serve_logged(node: &Node, filter: &str) -> Reaped {
     let log = File::create(node.dir.path().join("serve.log")).unwrap();
     node.serve_with(|c| {
         c.env("RUST_LOG", filter).stderr(Stdio::from(log));
@@ -41,7 +41,7 @@ fn log_of(node: &Node) -> String {
 }
 
 /// Stops `serve` as operators do and checks it exits cleanly.
-fn stop(node: &Node, mut serve: Child) -> String {
+fn stop(node: &Node, mut serve: Reaped) -> String {
     signal(&serve, libc::SIGTERM);
     let (status, _) = wait_exit(&mut serve, Duration::from_secs(40));
     let log = log_of(node);
