@@ -1,0 +1,286 @@
+//! Two real `kenkocall serve` nodes on one PostgreSQL behind Debian's Kamailio running
+//! deploy/kamailio/kamailio.cfg (rendered into a temp dir with this test's ports), with
+//! sipp as the trunk's callers (tests/kamailio/uac_keys_wait_bye_rr.xml: ACK and BYE follow
+//! the Record-Route). Each caller keys a whole health report; a call counts only when
+//! its report is stored complete.
+//!
+//! - failover: calls go to both nodes; one node is SIGKILLed and new calls keep
+//!   completing (the first one after the kill waits one `NODE_TIMEOUT_MS`).
+//! - rolling restart: under a steady inbound load, drain node a (`kenkocall drain --node`),
+//!   start it again, drain b, start it again: every call that had started completes.
+//!
+//! Ports 53000-53899 (callers: SIP 53200-53239 and 53600-53699, media 53240-53299 and
+//! 53700-53899). Needs kamailio, sipp (Debian `sip-tester`), python3, root (sipp's
+//! pcap replay), and PostgreSQL (skipped without it unless KENKOCALL_REQUIRE_PG=1).
+
+mod common;
+#[path = "multinode/cluster.rs"]
+mod cluster;
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use cluster::{LINE, Peer, ServeNode, enrol, root, runtime};
+use kenkocall::store::{ReportFilter, Store};
+
+/// An INVITE no node answered within this is tried on the next node.
+const NODE_TIMEOUT_MS: u64 = 1000;
+/// Kamailio's OPTIONS probe interval (s).
+const PROBE_SECS: u64 = 1;
+
+/// Kamailio with the shipped config, this test's ports and node list.
+fn kamailio(dir: &Path, port: u16, nodes: &[u16]) -> Peer {
+    let kdir = dir.join("kamailio");
+    std::fs::create_dir_all(&kdir).unwrap();
+    std::fs::copy(
+        root().join("deploy/kamailio/kamailio.cfg"),
+        kdir.join("kamailio.cfg"),
+    )
+    .unwrap();
+    let list: String = nodes
+        .iter()
+        .map(|p| format!("1 sip:127.0.0.1:{p}\n"))
+        .collect();
+    std::fs::write(kdir.join("dispatcher.list"), list).unwrap();
+    // sipp callers come from loopback: the trunk's source list.
+    std::fs::write(kdir.join("address.list"), "1 127.0.0.1 32 0 test-trunk\n").unwrap();
+    std::fs::write(
+        kdir.join("kenkocall-local.cfg"),
+        format!(
+            "#!define LISTEN udp:127.0.0.1:{port}\n\
+             #!define DS_LIST \"{ds}\"\n\
+             #!define TRUNK_SOURCES \"{src}\"\n\
+             #!define PROBE_SECS {PROBE_SECS}\n\
+             #!define NODE_TIMEOUT_MS {NODE_TIMEOUT_MS}\n",
+            ds = kdir.join("dispatcher.list").display(),
+            src = kdir.join("address.list").display(),
+        ),
+    )
+    .unwrap();
+    let log = std::fs::File::create(kdir.join("kamailio.log")).unwrap();
+    let child = Command::new("kamailio")
+        .arg("-DD")
+        .arg("-E")
+        .arg("-f")
+        .arg(kdir.join("kamailio.cfg"))
+        .args(["-m", "32", "-M", "8", "-P"])
+        .arg(kdir.join("kamailio.pid"))
+        .args(["-Y"])
+        .arg(&kdir)
+        .current_dir(&kdir)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(log)
+        .spawn()
+        .expect("kamailio must be installed");
+    let mut peer = Peer(child);
+    std::thread::sleep(Duration::from_millis(500));
+    assert!(
+        peer.0.try_wait().unwrap().is_none(),
+        "kamailio exited: {}",
+        std::fs::read_to_string(kdir.join("kamailio.log")).unwrap_or_default()
+    );
+    peer
+}
+
+/// RFC 4733 keys with PCMU silence: 1 s lead, 80 ms tones, 80 ms gaps, 1 s per ','.
+fn keys_pcap(dir: &Path, name: &str, keys: &str) -> PathBuf {
+    let out = dir.join(format!("{name}.pcap"));
+    let done = Command::new("python3")
+        .arg(root().join("tests/tools/mkrtp.py"))
+        .args(["rfc4733", keys])
+        .arg(&out)
+        .args(["--pt", "101", "--audio", "--lead-ms", "1000"])
+        .args(["--tone-ms", "80", "--gap-ms", "80", "--pause-ms", "1000"])
+        .status()
+        .expect("python3 needed");
+    assert!(done.success());
+    out
+}
+
+/// The keys of one whole health report (language, ID, birthday, answers, no one else).
+fn report_keys(hersys_id: &str) -> String {
+    format!("1,{hersys_id}#0407,*365197#1222222222,2")
+}
+
+/// One caller of the trunk through Kamailio at `proxy` from SIP port `port` (media from
+/// `port_media` on), keying a whole report.
+fn call(dir: &Path, proxy: u16, port: u16, port_media: u16, hersys_id: &str) -> Child {
+    let pcap = keys_pcap(dir, hersys_id, &report_keys(hersys_id));
+    Command::new("sipp")
+        .current_dir(dir)
+        .arg(format!("127.0.0.1:{proxy}"))
+        .arg("-sf")
+        .arg(root().join("tests/kamailio/uac_keys_wait_bye_rr.xml"))
+        .args(["-s", LINE, "-i", "127.0.0.1", "-mi", "127.0.0.1"])
+        .args(["-p", &port.to_string()])
+        .args(["-mp", &port_media.to_string()])
+        .args(["-m", "1", "-l", "1", "-nostdin"])
+        .args(["-timeout", "60s", "-timeout_error", "-trace_err"])
+        .args(["-key", "pcap", pcap.to_str().unwrap()])
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("sipp must be installed")
+}
+
+fn wait(child: &mut Child, limit: Duration) -> bool {
+    let deadline = Instant::now() + limit;
+    loop {
+        if let Some(s) = child.try_wait().unwrap() {
+            return s.success();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            return false;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+/// Patients (HER-SYS IDs) with a complete report stored.
+fn reported(rt: &tokio::runtime::Runtime, store: &Store) -> Vec<String> {
+    let mut ids: Vec<String> = rt
+        .block_on(store.list_reports(&ReportFilter::default()))
+        .unwrap()
+        .into_iter()
+        .filter(|r| r.complete)
+        .map(|r| r.hersys_id)
+        .collect();
+    ids.sort();
+    ids.dedup();
+    ids
+}
+
+/// Inbound calls each node answered (its log's per-call lines).
+fn answered(node: &ServeNode) -> usize {
+    node.log().matches("health-call answered").count()
+}
+
+#[test]
+fn kamailio_spreads_calls_over_two_nodes_and_fails_over_when_one_dies() {
+    let rt = runtime();
+    let Some(db) = rt.block_on(common::postgres()) else {
+        return;
+    };
+    let store = db.store.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = 53060;
+    let mut a = ServeNode::new(dir.path(), "a", &db.url, 53061, 53071, "53100-53149", "");
+    let mut b = ServeNode::new(dir.path(), "b", &db.url, 53062, 53072, "53150-53199", "");
+    a.start();
+    b.start();
+    let _kamailio = kamailio(dir.path(), proxy, &[53061, 53062]);
+    let patients = enrol(&rt, &store, 100, 7);
+    let ids: Vec<String> = patients.iter().map(|p| p.0.clone()).collect();
+
+    // Four calls, two at a time: round-robin gives each node two.
+    for pair in 0..2 {
+        let mut callers: Vec<Child> = (0..2)
+            .map(|i| {
+                let k = pair * 2 + i;
+                call(dir.path(), proxy, 53200 + k as u16, 53240 + 4 * k as u16, &ids[k])
+            })
+            .collect();
+        for c in &mut callers {
+            assert!(wait(c, Duration::from_secs(60)), "a call through Kamailio failed");
+        }
+    }
+    assert_eq!(reported(&rt, &store), ids[..4].to_vec());
+    let (on_a, on_b) = (answered(&a), answered(&b));
+    assert!(on_a >= 1 && on_b >= 1, "calls not spread: a {on_a}, b {on_b}");
+
+    // Node b dies; new calls keep completing on a.
+    b.kill();
+    let mut took = Vec::new();
+    for (k, id) in ids.iter().enumerate().skip(4) {
+        let started = Instant::now();
+        let mut c = call(dir.path(), proxy, 53200 + k as u16, 53240 + 4 * k as u16, id);
+        assert!(
+            wait(&mut c, Duration::from_secs(60)),
+            "call {k} after the kill failed"
+        );
+        took.push(started.elapsed());
+    }
+    assert_eq!(reported(&rt, &store), ids);
+    eprintln!(
+        "FIGURES kamailio_front: before the kill a {on_a} / b {on_b} calls; after it, call \
+         lengths {took:?} (node timeout {NODE_TIMEOUT_MS} ms, probe every {PROBE_SECS} s)"
+    );
+    a.kill();
+    drop(b);
+    rt.block_on(db.finish());
+}
+
+#[test]
+fn rolling_restart_under_load_loses_no_started_call() {
+    let rt = runtime();
+    let Some(db) = rt.block_on(common::postgres()) else {
+        return;
+    };
+    let store = db.store.clone();
+    let dir = tempfile::tempdir().unwrap();
+    let proxy = 53460;
+    // A grace longer than any call: drained nodes let every call finish.
+    let extra = "[node]\nshutdown_grace_secs = 60\n";
+    let mut a = ServeNode::new(dir.path(), "a", &db.url, 53461, 53471, "53500-53549", extra);
+    let mut b = ServeNode::new(dir.path(), "b", &db.url, 53462, 53472, "53550-53599", extra);
+    a.start();
+    b.start();
+    let _kamailio = kamailio(dir.path(), proxy, &[53461, 53462]);
+    const CALLS: usize = 24;
+    let patients = enrol(&rt, &store, 200, CALLS as u32);
+    let ids: Vec<String> = patients.iter().map(|p| p.0.clone()).collect();
+
+    // The load: a new caller every 700 ms until every patient has called.
+    let results: Arc<Mutex<Vec<(String, bool)>>> = Arc::default();
+    let load = {
+        let results = results.clone();
+        let ids = ids.clone();
+        let dir = dir.path().to_path_buf();
+        std::thread::spawn(move || {
+            let mut running: Vec<(String, Child)> = Vec::new();
+            for (k, id) in ids.iter().enumerate() {
+                let k = k as u16;
+                running.push((id.clone(), call(&dir, proxy, 53600 + k, 53700 + 4 * k, id)));
+                std::thread::sleep(Duration::from_millis(700));
+            }
+            for (id, mut c) in running {
+                let ok = wait(&mut c, Duration::from_secs(60));
+                results.lock().unwrap().push((id, ok));
+            }
+        })
+    };
+
+    std::thread::sleep(Duration::from_secs(2));
+    let started = Instant::now();
+    for node in [&mut a, &mut b] {
+        assert!(node.drain(&store, &rt), "{} did not exit 0 after draining", node.name);
+        node.start();
+        // Back in the dispatcher's set at its next probe.
+        std::thread::sleep(Duration::from_secs(2 * PROBE_SECS));
+    }
+    let restart_took = started.elapsed();
+    load.join().unwrap();
+    let results = results.lock().unwrap().clone();
+    let failed: Vec<_> = results.iter().filter(|r| !r.1).collect();
+    assert!(failed.is_empty(), "calls failed: {failed:?}");
+    assert_eq!(reported(&rt, &store), {
+        let mut all = ids.clone();
+        all.sort();
+        all
+    });
+    eprintln!(
+        "FIGURES rolling_restart: {CALLS} calls (one every 700 ms), both nodes drained and \
+         restarted in {restart_took:?}, calls lost: 0, a answered {}, b answered {}",
+        answered(&a),
+        answered(&b)
+    );
+    a.kill();
+    b.kill();
+    rt.block_on(db.finish());
+}
