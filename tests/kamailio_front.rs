@@ -85,7 +85,7 @@ fn kamailio(dir: &Path, port: u16, nodes: &[u16]) -> Peer {
     peer
 }
 
-/// RFC 4733 keys with PCMU silence: 1 s lead, 80 ms tones, 80 ms gaps, 1 s per ','.
+/// RFC 4733 keys with PCMU silence: 1 s lead, 80 ms tones, 80 ms gaps, 300 ms per ','.
 fn keys_pcap(dir: &Path, name: &str, keys: &str) -> PathBuf {
     let out = dir.join(format!("{name}.pcap"));
     let done = Command::new("python3")
@@ -93,24 +93,29 @@ fn keys_pcap(dir: &Path, name: &str, keys: &str) -> PathBuf {
         .args(["rfc4733", keys])
         .arg(&out)
         .args(["--pt", "101", "--audio", "--lead-ms", "1000"])
-        .args(["--tone-ms", "80", "--gap-ms", "80", "--pause-ms", "1000"])
+        .args(["--tone-ms", "80", "--gap-ms", "80", "--pause-ms", "300"])
         .status()
         .expect("python3 needed");
     assert!(done.success());
     out
 }
 
-/// The keys of one whole health report (language, ID, birthday, answers, no one else).
+/// The keys of one whole health report: English (the shortest goodbye), ID, birthday,
+/// the answers, no one else. Everything past the language is typed ahead.
 fn report_keys(hersys_id: &str) -> String {
-    format!("1,{hersys_id}#0407,*365197#1222222222,2")
+    format!("2,{hersys_id}#0407,*365197#1222222222,2")
 }
 
 /// One caller of the trunk through Kamailio at `proxy` from SIP port `port` (media from
 /// `port_media` on), keying a whole report.
+/// Runs in `dir/<hersys_id>/`, where sipp's `-trace_rtt` file gives the INVITE's answer
+/// time ([`answer_ms`]).
 fn call(dir: &Path, proxy: u16, port: u16, port_media: u16, hersys_id: &str) -> Child {
-    let pcap = keys_pcap(dir, hersys_id, &report_keys(hersys_id));
+    let dir = dir.join(hersys_id);
+    std::fs::create_dir_all(&dir).unwrap();
+    let pcap = keys_pcap(&dir, hersys_id, &report_keys(hersys_id));
     Command::new("sipp")
-        .current_dir(dir)
+        .current_dir(&dir)
         .arg(format!("127.0.0.1:{proxy}"))
         .arg("-sf")
         .arg(root().join("tests/kamailio/uac_keys_wait_bye_rr.xml"))
@@ -119,12 +124,25 @@ fn call(dir: &Path, proxy: u16, port: u16, port_media: u16, hersys_id: &str) -> 
         .args(["-mp", &port_media.to_string()])
         .args(["-m", "1", "-l", "1", "-nostdin"])
         .args(["-timeout", "60s", "-timeout_error", "-trace_err"])
+        .args(["-trace_rtt", "-rtt_freq", "1"])
         .args(["-key", "pcap", pcap.to_str().unwrap()])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
         .spawn()
         .expect("sipp must be installed")
+}
+
+/// How long the caller in `dir/<hersys_id>/` waited from its INVITE to the 200 (ms).
+fn answer_ms(dir: &Path, hersys_id: &str) -> Option<f64> {
+    let entries = std::fs::read_dir(dir.join(hersys_id)).ok()?;
+    for e in entries.flatten() {
+        if e.file_name().to_string_lossy().ends_with("_rtt.csv") {
+            let text = std::fs::read_to_string(e.path()).ok()?;
+            return text.lines().nth(1)?.split(';').nth(1)?.parse().ok();
+        }
+    }
+    None
 }
 
 fn wait(child: &mut Child, limit: Duration) -> bool {
@@ -178,38 +196,34 @@ fn kamailio_spreads_calls_over_two_nodes_and_fails_over_when_one_dies() {
     let patients = enrol(&rt, &store, 100, 7);
     let ids: Vec<String> = patients.iter().map(|p| p.0.clone()).collect();
 
-    // Four calls, two at a time: round-robin gives each node two.
-    for pair in 0..2 {
-        let mut callers: Vec<Child> = (0..2)
-            .map(|i| {
-                let k = pair * 2 + i;
-                call(dir.path(), proxy, 53200 + k as u16, 53240 + 4 * k as u16, &ids[k])
-            })
-            .collect();
-        for c in &mut callers {
-            assert!(wait(c, Duration::from_secs(60)), "a call through Kamailio failed");
-        }
+    // Four calls at once: round-robin gives each node two.
+    let mut callers: Vec<Child> = (0..4)
+        .map(|k| call(dir.path(), proxy, 53200 + k as u16, 53240 + 4 * k as u16, &ids[k]))
+        .collect();
+    for c in &mut callers {
+        assert!(wait(c, Duration::from_secs(60)), "a call through Kamailio failed");
     }
     assert_eq!(reported(&rt, &store), ids[..4].to_vec());
     let (on_a, on_b) = (answered(&a), answered(&b));
     assert!(on_a >= 1 && on_b >= 1, "calls not spread: a {on_a}, b {on_b}");
+    let before: Vec<f64> = ids[..4].iter().filter_map(|id| answer_ms(dir.path(), id)).collect();
 
-    // Node b dies; new calls keep completing on a.
+    // Node b dies; three new calls at once keep completing on a (those sent to b before
+    // Kamailio's probe notices wait one node timeout and go to a).
     b.kill();
-    let mut took = Vec::new();
-    for (k, id) in ids.iter().enumerate().skip(4) {
-        let started = Instant::now();
-        let mut c = call(dir.path(), proxy, 53200 + k as u16, 53240 + 4 * k as u16, id);
-        assert!(
-            wait(&mut c, Duration::from_secs(60)),
-            "call {k} after the kill failed"
-        );
-        took.push(started.elapsed());
+    let mut callers: Vec<Child> = (4..7)
+        .map(|k| call(dir.path(), proxy, 53200 + k as u16, 53240 + 4 * k as u16, &ids[k]))
+        .collect();
+    for c in &mut callers {
+        assert!(wait(c, Duration::from_secs(60)), "a call after the kill failed");
     }
     assert_eq!(reported(&rt, &store), ids);
+    let after: Vec<f64> = ids[4..].iter().filter_map(|id| answer_ms(dir.path(), id)).collect();
+    assert_eq!(answered(&a), on_a + 3, "a did not take every call after the kill");
     eprintln!(
-        "FIGURES kamailio_front: before the kill a {on_a} / b {on_b} calls; after it, call \
-         lengths {took:?} (node timeout {NODE_TIMEOUT_MS} ms, probe every {PROBE_SECS} s)"
+        "FIGURES kamailio_front: before the kill a {on_a} / b {on_b} calls, answered in \
+         {before:?} ms; after it all on a, answered in {after:?} ms (node timeout \
+         {NODE_TIMEOUT_MS} ms, probe every {PROBE_SECS} s); calls lost 0"
     );
     a.kill();
     drop(b);
