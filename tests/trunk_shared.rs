@@ -117,8 +117,10 @@ fn two_nodes_share_one_trunks_channels_and_rate_and_a_killed_nodes_channels_come
         "53950-53979",
         &extra,
     );
-    a.start();
-    b.start();
+    a.spawn();
+    b.spawn();
+    a.wait_ready();
+    b.wait_ready();
     let a_name = a.node_name(&store, &rt);
     let patients = enrol(&rt, &store, 1, 14);
 

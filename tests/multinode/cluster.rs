@@ -74,13 +74,19 @@ impl ServeNode {
     /// Starts `serve` (stderr to `<dir>/serve.log`, appended across restarts) and waits
     /// for its staff pages to answer.
     pub fn start(&mut self) {
+        self.spawn();
+        self.wait_ready();
+    }
+
+    /// Starts `serve` without waiting (start several, then [`ServeNode::wait_ready`]).
+    pub fn spawn(&mut self) {
         assert!(self.child.is_none(), "{} already runs", self.name);
         let log = std::fs::OpenOptions::new()
             .create(true)
             .append(true)
             .open(self.dir.join("serve.log"))
             .unwrap();
-        let mut child = self
+        let child = self
             .kenkocall()
             .arg("serve")
             // Info for kenkocall only: the tests read its per-call lines.
@@ -90,9 +96,15 @@ impl ServeNode {
             .stderr(log)
             .spawn()
             .unwrap();
+        self.child = Some(child);
+    }
+
+    /// Waits until the staff pages answer (start-up checks every prompt first).
+    pub fn wait_ready(&mut self) {
         let deadline = Instant::now() + Duration::from_secs(120);
         while std::net::TcpStream::connect(("127.0.0.1", self.http)).is_err() {
             assert!(Instant::now() < deadline, "{} did not start", self.name);
+            let child = self.child.as_mut().expect("spawned");
             assert!(
                 child.try_wait().unwrap().is_none(),
                 "{} exited early: {}",
@@ -101,7 +113,6 @@ impl ServeNode {
             );
             std::thread::sleep(Duration::from_millis(100));
         }
-        self.child = Some(child);
     }
 
     pub fn log(&self) -> String {
