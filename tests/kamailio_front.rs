@@ -13,9 +13,9 @@
 //! 53700-53891). Needs kamailio, sipp (Debian `sip-tester`), python3, root (sipp's
 //! pcap replay), and PostgreSQL (skipped without it unless KENKOCALL_REQUIRE_PG=1).
 
-mod common;
 #[path = "multinode/cluster.rs"]
 mod cluster;
+mod common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
@@ -87,21 +87,42 @@ fn kamailio(dir: &Path, port: u16, nodes: &[u16]) -> Peer {
 
 /// RFC 4733 keys with PCMU silence: 1 s lead, 80 ms tones, 80 ms gaps, 300 ms per ','.
 fn keys_pcap(dir: &Path, name: &str, keys: &str) -> PathBuf {
+    let (out, make) = keys_pcap_command(dir, name, keys);
+    if let Some(mut make) = make {
+        assert!(make.status().expect("python3 needed").success());
+    }
+    out
+}
+
+/// The pcap's path, and the command that makes it unless it exists.
+fn keys_pcap_command(dir: &Path, name: &str, keys: &str) -> (PathBuf, Option<Command>) {
     let out = dir.join(format!("{name}.pcap"));
     if out.exists() {
-        return out;
+        return (out, None);
     }
-    let done = Command::new("python3")
-        .arg(root().join("tests/tools/mkrtp.py"))
+    let mut c = Command::new("python3");
+    c.arg(root().join("tests/tools/mkrtp.py"))
         .args(["rfc4733", keys])
         .arg(&out)
         .args(["--pt", "101", "--audio", "--lead-ms", "1000"])
         .args(["--tone-ms", "80", "--gap-ms", "80", "--pause-ms", "300"])
-        .stdout(Stdio::null())
-        .status()
-        .expect("python3 needed");
-    assert!(done.success());
-    out
+        .stdout(Stdio::null());
+    (out, Some(c))
+}
+
+/// Prepares many callers at once (one python3 each, in parallel).
+fn prepare_callers(dir: &Path, ids: &[String]) {
+    let mut running = Vec::new();
+    for id in ids {
+        let d = dir.join(id);
+        std::fs::create_dir_all(&d).unwrap();
+        if let (_, Some(mut c)) = keys_pcap_command(&d, id, &report_keys(id)) {
+            running.push(c.spawn().expect("python3 needed"));
+        }
+    }
+    for mut c in running {
+        assert!(c.wait().unwrap().success());
+    }
 }
 
 /// The keys of one whole health report: English (the shortest goodbye), ID, birthday,
@@ -203,42 +224,79 @@ fn kamailio_spreads_calls_over_two_nodes_and_fails_over_when_one_dies() {
     let t_start = Instant::now();
     a.spawn();
     b.spawn();
+    let patients = enrol(&rt, &store, 100, 7);
+    let ids: Vec<String> = patients.iter().map(|p| p.0.clone()).collect();
+    prepare_callers(dir.path(), &ids);
     a.wait_ready();
     b.wait_ready();
     eprintln!("nodes up in {:?}", t_start.elapsed());
     let t0 = Instant::now();
     let _kamailio = kamailio(dir.path(), proxy, &[53061, 53062]);
-    let patients = enrol(&rt, &store, 100, 7);
-    let ids: Vec<String> = patients.iter().map(|p| p.0.clone()).collect();
 
     // Four calls at once: round-robin gives each node two.
     let mut callers: Vec<Child> = (0..4)
-        .map(|k| call(dir.path(), proxy, 53200 + k as u16, 53240 + 4 * k as u16, &ids[k]))
+        .map(|k| {
+            call(
+                dir.path(),
+                proxy,
+                53200 + k as u16,
+                53240 + 4 * k as u16,
+                &ids[k],
+            )
+        })
         .collect();
     for c in &mut callers {
-        assert!(wait(c, Duration::from_secs(60)), "a call through Kamailio failed");
+        assert!(
+            wait(c, Duration::from_secs(60)),
+            "a call through Kamailio failed"
+        );
     }
     assert_eq!(reported(&rt, &store), ids[..4].to_vec());
-    eprintln!("first four calls done {:?} after kamailio started", t0.elapsed());
+    eprintln!(
+        "first four calls done {:?} after kamailio started",
+        t0.elapsed()
+    );
     let (on_a, on_b) = (answered(&a), answered(&b));
-    assert!(on_a >= 1 && on_b >= 1, "calls not spread: a {on_a}, b {on_b}");
-    let before: Vec<f64> = ids[..4].iter().filter_map(|id| answer_ms(dir.path(), id)).collect();
+    assert!(
+        on_a >= 1 && on_b >= 1,
+        "calls not spread: a {on_a}, b {on_b}"
+    );
+    let before: Vec<f64> = ids[..4]
+        .iter()
+        .filter_map(|id| answer_ms(dir.path(), id))
+        .collect();
 
     // Node b dies; three new calls at once keep completing on a (those sent to b before
     // Kamailio's probe notices wait one node timeout and go to a).
-    for id in &ids[4..] {
-        prepare_caller(dir.path(), id);
-    }
+    prepare_callers(dir.path(), &ids[4..]);
     b.kill();
     let mut callers: Vec<Child> = (4..7)
-        .map(|k| call(dir.path(), proxy, 53200 + k as u16, 53240 + 4 * k as u16, &ids[k]))
+        .map(|k| {
+            call(
+                dir.path(),
+                proxy,
+                53200 + k as u16,
+                53240 + 4 * k as u16,
+                &ids[k],
+            )
+        })
         .collect();
     for c in &mut callers {
-        assert!(wait(c, Duration::from_secs(60)), "a call after the kill failed");
+        assert!(
+            wait(c, Duration::from_secs(60)),
+            "a call after the kill failed"
+        );
     }
     assert_eq!(reported(&rt, &store), ids);
-    let after: Vec<f64> = ids[4..].iter().filter_map(|id| answer_ms(dir.path(), id)).collect();
-    assert_eq!(answered(&a), on_a + 3, "a did not take every call after the kill");
+    let after: Vec<f64> = ids[4..]
+        .iter()
+        .filter_map(|id| answer_ms(dir.path(), id))
+        .collect();
+    assert_eq!(
+        answered(&a),
+        on_a + 3,
+        "a did not take every call after the kill"
+    );
     eprintln!(
         "FIGURES kamailio_front: before the kill a {on_a} / b {on_b} calls, answered in \
          {before:?} ms; after it all on a, answered in {after:?} ms (node timeout \
@@ -264,15 +322,13 @@ fn rolling_restart_under_load_loses_no_started_call() {
     let mut b = ServeNode::new(dir.path(), "b", &db.url, 53462, 53472, "53550-53599", extra);
     a.spawn();
     b.spawn();
-    a.wait_ready();
-    b.wait_ready();
-    let _kamailio = kamailio(dir.path(), proxy, &[53461, 53462]);
     const MAX_CALLS: usize = 48;
     let patients = enrol(&rt, &store, 200, MAX_CALLS as u32);
     let ids: Vec<String> = patients.iter().map(|p| p.0.clone()).collect();
-    for id in &ids {
-        prepare_caller(dir.path(), id);
-    }
+    prepare_callers(dir.path(), &ids);
+    a.wait_ready();
+    b.wait_ready();
+    let _kamailio = kamailio(dir.path(), proxy, &[53461, 53462]);
 
     // The load: a new caller every second until the restart is over.
     let results: Arc<Mutex<Vec<(String, bool)>>> = Arc::default();
@@ -302,7 +358,11 @@ fn rolling_restart_under_load_loses_no_started_call() {
     std::thread::sleep(Duration::from_secs(2));
     let started = Instant::now();
     for node in [&mut a, &mut b] {
-        assert!(node.drain(&store, &rt), "{} did not exit 0 after draining", node.name);
+        assert!(
+            node.drain(&store, &rt),
+            "{} did not exit 0 after draining",
+            node.name
+        );
         node.start();
         // Back in the dispatcher's set at its next probe.
         std::thread::sleep(Duration::from_secs(2 * PROBE_SECS));
@@ -317,7 +377,11 @@ fn rolling_restart_under_load_loses_no_started_call() {
     assert!(failed.is_empty(), "calls failed: {failed:?}");
     let mut called: Vec<String> = results.iter().map(|r| r.0.clone()).collect();
     called.sort();
-    assert_eq!(reported(&rt, &store), called, "a started call has no complete report");
+    assert_eq!(
+        reported(&rt, &store),
+        called,
+        "a started call has no complete report"
+    );
     // The drains really had calls to finish (the serve logs say how many).
     let in_progress: usize = [&a, &b]
         .iter()

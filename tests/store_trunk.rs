@@ -7,7 +7,7 @@ mod common;
 
 use chrono::TimeDelta;
 use common::{at, on_every_backend};
-use kenkocall::store::{TrunkClaim, TrunkChannel};
+use kenkocall::store::{TrunkChannel, TrunkClaim};
 
 const TRUNK: &str = "sip:trunk.example:5060";
 
@@ -122,9 +122,16 @@ async fn starts_are_spaced_across_nodes() {
             }
         );
         held(
-            s.claim_trunk_channel(TRUNK, 10, 4.0, "node-b", t0 + TimeDelta::milliseconds(250), lease)
-                .await
-                .unwrap(),
+            s.claim_trunk_channel(
+                TRUNK,
+                10,
+                4.0,
+                "node-b",
+                t0 + TimeDelta::milliseconds(250),
+                lease,
+            )
+            .await
+            .unwrap(),
         );
         // A refused claim (trunk full) spends no start.
         s.prepare_trunk("sip:one.example", 1).await.unwrap();

@@ -8,9 +8,9 @@
 //! Ports 53900-53999. Needs sipp (Debian `sip-tester`) and PostgreSQL (skipped without it
 //! unless KENKOCALL_REQUIRE_PG=1).
 
-mod common;
 #[path = "multinode/cluster.rs"]
 mod cluster;
+mod common;
 
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
@@ -176,7 +176,10 @@ fn two_nodes_share_one_trunks_channels_and_rate_and_a_killed_nodes_channels_come
         if second.len() == 6 && second.iter().all(|r| r.state == "finished") {
             break;
         }
-        assert!(Instant::now() < deadline, "second batch not placed: {reqs:#?}");
+        assert!(
+            Instant::now() < deadline,
+            "second batch not placed: {reqs:#?}"
+        );
         std::thread::sleep(Duration::from_millis(200));
     }
     std::thread::sleep(Duration::from_millis(500));
@@ -184,14 +187,22 @@ fn two_nodes_share_one_trunks_channels_and_rate_and_a_killed_nodes_channels_come
 
     let log = std::fs::read_to_string(&log_file).unwrap_or_default();
     let calls = carrier_calls(&log);
-    assert!(calls.len() >= 10, "carrier saw {} calls: {log}", calls.len());
+    assert!(
+        calls.len() >= 10,
+        "carrier saw {} calls: {log}",
+        calls.len()
+    );
     let all = peak(&calls);
-    assert!(all <= CHANNELS, "{all} calls up at once at the carrier: {calls:?}");
+    assert!(
+        all <= CHANNELS,
+        "{all} calls up at once at the carrier: {calls:?}"
+    );
     // Starts 1/cps = 500 ms apart; 100 ms for the network and the scheduler.
     let starts: Vec<i64> = calls.iter().map(|c| c.0).collect();
     let closest = starts.windows(2).map(|w| w[1] - w[0]).min().unwrap();
     assert!(closest >= 400, "two starts {closest} ms apart: {starts:?}");
-    let rate = (starts.len() - 1) as f64 * 1000.0 / (starts[starts.len() - 1] - starts[0]).max(1) as f64;
+    let rate =
+        (starts.len() - 1) as f64 * 1000.0 / (starts[starts.len() - 1] - starts[0]).max(1) as f64;
     // The survivor alone had every channel up at once: the dead node's came back.
     let reqs = rt.block_on(store.list_call_requests(None)).unwrap();
     let after_kill: Vec<String> = reqs
@@ -200,7 +211,10 @@ fn two_nodes_share_one_trunks_channels_and_rate_and_a_killed_nodes_channels_come
         .filter_map(|r| r.sip_call_id.clone())
         .collect();
     let after = peak(calls.iter().filter(|c| after_kill.contains(&c.2)));
-    assert_eq!(after, CHANNELS, "survivor never used every channel: {calls:?} {reqs:#?}");
+    assert_eq!(
+        after, CHANNELS,
+        "survivor never used every channel: {calls:?} {reqs:#?}"
+    );
     eprintln!(
         "FIGURES trunk_shared: {} calls, peak {all}/{CHANNELS} channels, closest starts \
          {closest} ms (cap {} ms), mean rate {rate:.2}/s (cap {CPS}), killed node's \

@@ -32,7 +32,9 @@ pub enum TrunkClaim {
     /// Every channel of the trunk is held by some node.
     Full,
     /// The trunk's start rate is used up; the next start is allowed at `retry_at`.
-    TooSoon { retry_at: DateTime<Utc> },
+    TooSoon {
+        retry_at: DateTime<Utc>,
+    },
 }
 
 fn to_us(t: DateTime<Utc>) -> i64 {
