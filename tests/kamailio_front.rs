@@ -53,7 +53,9 @@ fn kamailio(dir: &Path, port: u16, nodes: &[u16]) -> Peer {
              #!define DS_LIST \"{ds}\"\n\
              #!define TRUNK_SOURCES \"{src}\"\n\
              #!define PROBE_SECS {PROBE_SECS}\n\
-             #!define NODE_TIMEOUT_MS {NODE_TIMEOUT_MS}\n",
+             #!define NODE_TIMEOUT_MS {NODE_TIMEOUT_MS}\n\
+             #!define CTL_SOCKET \"unixs:{ctl}\"\n",
+            ctl = kdir.join("ctl.sock").display(),
             ds = kdir.join("dispatcher.list").display(),
             src = kdir.join("address.list").display(),
         ),
