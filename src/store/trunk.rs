@@ -3,7 +3,7 @@
 //! (one "next start allowed at" instant, moved on by 1/cps at every start). Two nodes on a
 //! trunk contract of N channels and R calls per second thus dial at most N calls at once
 //! and R per second together; the channels of a node that died come back when their
-//! lease passes. Schema: `migrations/*/0006_trunk_shares.sql`.
+//! lease passes. Schema: `migrations/*/0007_trunk_shares.sql`.
 //!
 //! A claim is one transaction that first moves the start instant on (its row lock makes
 //! concurrent claims on PostgreSQL take turns, so two nodes never pick the same free

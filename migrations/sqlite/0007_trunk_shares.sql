@@ -6,7 +6,7 @@
 -- trunk_pace: the trunk's next allowed call start (microseconds), spaced 1/cps apart
 -- across all nodes (`dialer.calls_per_second`); claiming a channel updates it first, which
 -- also serialises concurrent claims. Must stay logically identical to
--- ../postgres/0006_trunk_shares.sql.
+-- ../postgres/0007_trunk_shares.sql.
 CREATE TABLE trunk_channels (
     trunk          TEXT    NOT NULL,
     slot           INTEGER NOT NULL,
