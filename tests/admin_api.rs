@@ -446,7 +446,8 @@ async fn followup_lists_urgent_then_follow_up_then_unreported_and_metrics_count_
         store.update_attempt(unanswered, &done).await.unwrap();
         let (router, metrics) = app(&store);
         let sato = Client::login(router.clone(), "sato", "minato-password").await;
-        let rows = sato.get("/api/followup").await.json();
+        let list = sato.get("/api/followup").await.json();
+        let rows = &list["patients"];
         let order: Vec<(i64, String)> = rows
             .as_array()
             .unwrap()

@@ -383,7 +383,7 @@ fn sipp_tcp_options(engine: std::net::SocketAddr, source: &str, port: u16) -> bo
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn idle_connections_past_the_caps_are_refused_and_sip_keeps_answering() {
+async fn idle_connections_past_the_caps_are_refused_or_displaced_and_sip_keeps_answering() {
     let e = engine(45040, |c| {
         c.tcp_max_connections = 300;
         c.tcp_max_connections_per_source = 50;
@@ -418,7 +418,9 @@ async fn idle_connections_past_the_caps_are_refused_and_sip_keeps_answering() {
     // Another source still gets through, over TCP (sipp) and UDP.
     assert!(sipp_tcp_options(e.addr, "127.0.0.1", 45041));
     assert_eq!(udp_options(e.addr, 1).await.map(|r| r.0), Some(200));
-    // Fill the total cap: then even a fresh source is refused at once, but UDP answers.
+    // Fill the total cap with silent connections. A fresh source is still let in: it
+    // displaces the oldest silent connection (a flood cannot lock real peers out until
+    // the message timeout), and gets its answer; UDP answers throughout.
     for host in 7..9u8 {
         for _ in 0..25 {
             held.push(
@@ -428,13 +430,20 @@ async fn idle_connections_past_the_caps_are_refused_and_sip_keeps_answering() {
             );
         }
     }
-    match connect_from(IpAddr::from([127, 0, 0, 9]), e.addr).await {
-        Ok(mut fresh) => assert!(closed_within(&mut fresh, Duration::from_secs(1)).await),
-        Err(reset) => assert_eq!(reset.kind(), std::io::ErrorKind::ConnectionReset),
-    }
+    let mut fresh = connect_from(IpAddr::from([127, 0, 0, 9]), e.addr)
+        .await
+        .unwrap();
+    fresh.write_all(&options("TCP", 90, "0", "")).await.unwrap();
+    assert_eq!(read_response(&mut fresh).await, Some(200));
+    assert!(closed_within(&mut held[0], Duration::from_secs(1)).await);
+    assert!(!closed_within(&mut held[1], Duration::from_millis(50)).await);
+    assert_eq!(e.sip.counters().tcp_evicted, 1);
     assert_eq!(udp_options(e.addr, 2).await.map(|r| r.0), Some(200));
+    // A connection that has spoken is never displaced: it is answered again.
+    fresh.write_all(&options("TCP", 91, "0", "")).await.unwrap();
+    assert_eq!(read_response(&mut fresh).await, Some(200));
     // The idle ones are closed at the message timeout, and TCP serves again.
-    for s in held.iter_mut() {
+    for s in held.iter_mut().skip(1) {
         assert!(closed_within(s, Duration::from_secs(10)).await);
     }
     assert!(sipp_tcp_options(e.addr, "127.0.0.1", 45042));

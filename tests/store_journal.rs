@@ -119,6 +119,28 @@ async fn replaying_any_suffix_of_the_journal_changes_nothing() {
     .await;
 }
 
+#[tokio::test]
+async fn a_wrong_number_key_lands_from_the_journal_once_however_often_replayed() {
+    on_every_backend(|s| async move {
+        let p = enrol(&s, "2345678", "09011112222").await;
+        let write = ReportWrite::WrongNumber {
+            report: key(p, "wrong-number-call@t"),
+            at_ms: at(5).timestamp_millis(),
+        };
+        write.apply(&s).await.unwrap();
+        s.apply_report_writes(&[&write, &write]).await.unwrap();
+        let stored = s.get_patient("2345678").await.unwrap().unwrap();
+        assert!(stored.wrong_number);
+        let audit = s.list_audit(Some(p)).await.unwrap();
+        let marks: Vec<_> = audit.iter().filter(|e| e.action == "wrong_number").collect();
+        assert_eq!(marks.len(), 1, "{audit:?}");
+        assert_eq!(marks[0].actor, "ivr");
+        // No report is made for it: the patient answered no question.
+        assert!(snapshot(&s, &["wrong-number-call@t".into()]).await.is_empty());
+    })
+    .await;
+}
+
 /// A store on an empty SQLite file: every report write fails (no tables), like a
 /// database that is down, until the writer is replaced.
 async fn broken_store(dir: &std::path::Path) -> Store {

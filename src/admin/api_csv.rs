@@ -1,17 +1,19 @@
-//! CSV import (all-or-nothing, every bad row reported by line) and export, limited to the
-//! staff member's centre: a row naming another centre is refused.
+//! CSV import (all-or-nothing, every bad row reported by line) and the roster and reports
+//! exports, limited to the staff member's centre: a row naming another centre is refused.
 
 use axum::Json;
 use axum::body::Bytes;
-use axum::extract::State;
+use axum::extract::{Query, State};
 use axum::http::header;
 use axum::response::IntoResponse;
+use chrono::NaiveDate;
 
 use super::auth::Staff;
-use super::{AdminError, AdminState};
-use crate::store::{ImportErrors, ImportSummary, RowError, StoreError, parse_patients_csv};
+use super::{AdminError, AdminState, reports_export};
+use crate::store::ImportSummary;
 
-/// Imports `csv` for the staff member's centre. Refusals come back as
+/// Imports `csv` for the staff member's centre: rows naming another centre are refused in
+/// the same pass as every other problem. Refusals come back as
 /// `AdminError::Store(StoreError::Import(rows))`.
 pub(super) async fn import_for_centre(
     state: &AdminState,
@@ -19,23 +21,9 @@ pub(super) async fn import_for_centre(
     csv: &[u8],
 ) -> Result<ImportSummary, AdminError> {
     let centre = state.store.get_centre_by_id(staff.centre_id).await?;
-    // Centre check first: the store would otherwise create the other centre.
-    if let Ok(rows) = parse_patients_csv(csv) {
-        let foreign: Vec<RowError> = rows
-            .iter()
-            .filter(|(_, p)| p.health_centre.trim() != centre.name)
-            .map(|(line, _)| RowError {
-                line: *line,
-                reason: "health centre is not your centre".to_string(),
-            })
-            .collect();
-        if !foreign.is_empty() {
-            return Err(StoreError::Import(ImportErrors(foreign)).into());
-        }
-    }
     let summary = state
         .store
-        .import_patients_csv(csv, &staff.username, state.now())
+        .import_patients_csv_for(csv, Some(&centre.name), &staff.username, state.now())
         .await?;
     tracing::info!(staff = %staff.username, inserted = summary.inserted, "CSV import");
     Ok(summary)
@@ -69,5 +57,58 @@ pub(super) async fn export(
             ),
         ],
         csv,
+    ))
+}
+
+#[derive(serde::Deserialize)]
+pub(super) struct Period {
+    from: NaiveDate,
+    to: NaiveDate,
+}
+
+/// GET /api/reports/export.csv?from=YYYY-MM-DD&to=YYYY-MM-DD: the centre's reports of those
+/// local dates ([`reports_export`]).
+pub(super) async fn export_reports(
+    State(state): State<AdminState>,
+    staff: Staff,
+    Query(period): Query<Period>,
+) -> Result<impl IntoResponse, AdminError> {
+    let csv =
+        reports_export::reports_csv(&state.store, Some(staff.centre_id), period.from, period.to)
+            .await
+            .map_err(|e| match e {
+                reports_export::ExportError::Store(e) => AdminError::Store(e),
+                other => AdminError::BadRequest(other.to_string()),
+            })?;
+    let detail = format!("reports CSV {} – {}", period.from, period.to);
+    state
+        .store
+        .append_audit(state.now(), &staff.username, "export", None, &detail)
+        .await?;
+    let disposition = format!(
+        "attachment; filename=\"reports_{}_{}.csv\"",
+        period.from.format("%Y%m%d"),
+        period.to.format("%Y%m%d")
+    );
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_string()),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        csv,
+    ))
+}
+
+/// GET /import/template.csv: the import header and one example row, in office form.
+pub(super) async fn template(_staff: Staff) -> Result<impl IntoResponse, AdminError> {
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8"),
+            (
+                header::CONTENT_DISPOSITION,
+                "attachment; filename=\"patients_template.csv\"",
+            ),
+        ],
+        crate::store::template_csv()?,
     ))
 }

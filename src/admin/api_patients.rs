@@ -3,16 +3,18 @@
 //! [`Staff::patient`], which refuses other centres' patients with 403.
 
 use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
 
 use super::auth::Staff;
+use super::i18n::UiLang;
 use super::{AdminError, AdminState, followup};
 use crate::store::{
-    AlertLevel, CallSlots, ContactMethod, HealthReport, Language, NewPatient, Patient, ReportFilter,
+    AlertLevel, CallSlots, ContactMethod, FollowupHandled, HealthReport, Language, NewPatient,
+    Patient, ReportFilter, hyphenated_national,
 };
 
 #[derive(Deserialize)]
@@ -212,6 +214,20 @@ pub(super) async fn wrong_number(
     Ok(Json(p))
 }
 
+/// POST /api/patients/{id}/wrong-number/undo: the flag was a mistake; calls resume.
+pub(super) async fn undo_wrong_number(
+    State(state): State<AdminState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+) -> Result<Json<Patient>, AdminError> {
+    let p = staff.patient(&state, id).await?;
+    let p = state
+        .store
+        .clear_wrong_number(&p.hersys_id, &staff.username, state.now())
+        .await?;
+    Ok(Json(p))
+}
+
 /// Patients whose number was flagged wrong (by key 9 on an auto-call or by staff), for
 /// review: correct the phone with PATCH `{"phone"}` (clears the flag) or stop the patient.
 pub(super) async fn wrong_numbers(
@@ -264,10 +280,79 @@ pub(super) async fn attempts(
     Ok(Json(list).into_response())
 }
 
+/// One follow-up row as JSON: the row (with `findings` and `handled`), plus `reasons` (the
+/// findings named in the request's interface language), age, hyphenated national phone and
+/// the language's name.
+#[derive(Serialize)]
+pub(super) struct FollowupRowOut {
+    #[serde(flatten)]
+    row: followup::FollowupRow,
+    reasons: Vec<String>,
+    age: u32,
+    phone_national: Option<String>,
+    language_name: &'static str,
+}
+
+#[derive(Serialize)]
+pub(super) struct FollowupOut {
+    totals: followup::FollowupTotals,
+    matching: usize,
+    page: usize,
+    per_page: usize,
+    pages: usize,
+    patients: Vec<FollowupRowOut>,
+}
+
+/// GET /api/followup?status&q&slot&page&per_page (see [`followup::StatusFilter`]).
 pub(super) async fn followup(
     State(state): State<AdminState>,
     staff: Staff,
-) -> Result<Json<Vec<followup::FollowupRow>>, AdminError> {
-    let (_, rows) = followup::load(&state.store, staff.centre_id, state.now()).await?;
-    Ok(Json(rows))
+    lang: UiLang,
+    Query(query): Query<followup::FollowupQuery>,
+) -> Result<Json<FollowupOut>, AdminError> {
+    let now = state.now();
+    let (centre, rows) = followup::load(&state.store, staff.centre_id, now).await?;
+    let today = now.with_timezone(&centre.settings.tz()?).date_naive();
+    let page = followup::select(rows, &query).map_err(AdminError::BadRequest)?;
+    let t = lang.texts();
+    let patients = page
+        .rows
+        .into_iter()
+        .map(|row| FollowupRowOut {
+            reasons: row.findings.iter().map(|f| t.reason(*f)).collect(),
+            age: row.patient.age_on(today),
+            phone_national: hyphenated_national(&row.patient.phone),
+            language_name: t.language_name(row.patient.language),
+            row,
+        })
+        .collect();
+    Ok(Json(FollowupOut {
+        totals: page.totals,
+        matching: page.matching,
+        page: page.page,
+        per_page: page.per_page,
+        pages: page.pages,
+        patients,
+    }))
+}
+
+#[derive(Deserialize)]
+pub(super) struct HandledJson {
+    #[serde(default)]
+    note: String,
+}
+
+/// POST /api/patients/{id}/handled `{"note"}`: marks the patient's flag handled.
+pub(super) async fn handled(
+    State(state): State<AdminState>,
+    staff: Staff,
+    Path(id): Path<i64>,
+    Json(h): Json<HandledJson>,
+) -> Result<Json<FollowupHandled>, AdminError> {
+    let p = staff.patient(&state, id).await?;
+    let mark = state
+        .store
+        .mark_handled(p.id, &h.note, &staff.username, state.now())
+        .await?;
+    Ok(Json(mark))
 }

@@ -3,6 +3,7 @@
 //! running engine knows is fed into [`Metrics`] (atomics, no locks) by the engine.
 
 use std::fmt::Write;
+use std::sync::Mutex;
 use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::Duration;
 
@@ -12,6 +13,8 @@ use axum::response::IntoResponse;
 
 use super::{AdminError, AdminState};
 use crate::call::DigitSource;
+use crate::sip::SipCountersSnapshot;
+use crate::store::WriterStats;
 
 /// Engine-fed gauges and counters. Share one `Arc<Metrics>` between the engine and
 /// [`AdminState`].
@@ -27,6 +30,10 @@ pub struct Metrics {
     invites_rejected_per_source: AtomicU64,
     rtp_refused: AtomicU64,
     planner_lag_ms: AtomicU64,
+    /// The SIP layer's and the report writer's own counters, copied whole every few
+    /// seconds (one short uncontended lock each, never on a call's path).
+    sip: Mutex<SipCountersSnapshot>,
+    writer: Mutex<WriterStats>,
 }
 
 impl Metrics {
@@ -79,6 +86,20 @@ impl Metrics {
     /// Valid RTP refused by strict source latching, copied from the media engine.
     pub fn set_rtp_refused(&self, total: u64) {
         self.rtp_refused.store(total, Ordering::Relaxed);
+    }
+
+    /// The SIP layer's counters (hostile and oversized input, TCP caps and timeouts).
+    pub fn set_sip_counters(&self, c: SipCountersSnapshot) {
+        if let Ok(mut s) = self.sip.lock() {
+            *s = c;
+        }
+    }
+
+    /// The report writer's counters (answers pending, landed, retried, set aside).
+    pub fn set_writer_stats(&self, w: WriterStats) {
+        if let Ok(mut s) = self.writer.lock() {
+            *s = w;
+        }
     }
 
     /// How far the dialer's planner is behind its schedule (0 when on time).
@@ -140,6 +161,8 @@ impl Metrics {
              kenkocall_rtp_refused_packets_total {}",
             load(&self.rtp_refused)
         );
+        self.render_sip(&mut out);
+        self.render_writer(&mut out);
         let _ = writeln!(
             out,
             "# HELP kenkocall_planner_lag_seconds How far the dialer planner is behind.\n\
@@ -173,6 +196,70 @@ impl Metrics {
             );
         }
         out
+    }
+}
+
+impl Metrics {
+    fn render_sip(&self, out: &mut String) {
+        let c = self.sip.lock().map(|s| *s).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "# HELP kenkocall_sip_dropped_total SIP input dropped or cut off, by reason.\n\
+             # TYPE kenkocall_sip_dropped_total counter\n\
+             kenkocall_sip_dropped_total{{reason=\"malformed\"}} {}\n\
+             kenkocall_sip_dropped_total{{reason=\"too_large\"}} {}\n\
+             kenkocall_sip_dropped_total{{reason=\"tcp_at_cap\"}} {}\n\
+             kenkocall_sip_dropped_total{{reason=\"tcp_timed_out\"}} {}\n\
+             kenkocall_sip_dropped_total{{reason=\"tcp_evicted\"}} {}\n\
+             kenkocall_sip_dropped_total{{reason=\"events_dropped\"}} {}",
+            c.malformed_dropped,
+            c.too_large,
+            c.tcp_refused_at_cap,
+            c.tcp_timed_out,
+            c.tcp_evicted,
+            c.events_dropped
+        );
+        let _ = writeln!(
+            out,
+            "# HELP kenkocall_sip_responses_sent_total SIP error responses we sent, by class.\n\
+             # TYPE kenkocall_sip_responses_sent_total counter\n\
+             kenkocall_sip_responses_sent_total{{class=\"4xx\"}} {}\n\
+             kenkocall_sip_responses_sent_total{{class=\"5xx\"}} {}\n\
+             # HELP kenkocall_sip_unknown_number_total INVITEs for a number that is not ours (404).\n\
+             # TYPE kenkocall_sip_unknown_number_total counter\n\
+             kenkocall_sip_unknown_number_total {}\n\
+             # HELP kenkocall_sip_send_failures_total Messages the transport failed to send.\n\
+             # TYPE kenkocall_sip_send_failures_total counter\n\
+             kenkocall_sip_send_failures_total {}\n\
+             # HELP kenkocall_sip_register_failures_total REGISTERs to the trunk refused or unanswered.\n\
+             # TYPE kenkocall_sip_register_failures_total counter\n\
+             kenkocall_sip_register_failures_total {}",
+            c.responses_4xx_sent,
+            c.responses_5xx_sent,
+            c.unknown_number,
+            c.send_failures,
+            c.register_failures
+        );
+    }
+
+    fn render_writer(&self, out: &mut String) {
+        let w = self.writer.lock().map(|s| *s).unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "# HELP kenkocall_report_writes_pending Keyed answers accepted and not yet in the case store.\n\
+             # TYPE kenkocall_report_writes_pending gauge\n\
+             kenkocall_report_writes_pending {}\n\
+             # HELP kenkocall_report_writes_total Answer writes by what became of them.\n\
+             # TYPE kenkocall_report_writes_total counter\n\
+             kenkocall_report_writes_total{{result=\"landed\"}} {}\n\
+             kenkocall_report_writes_total{{result=\"retried\"}} {}\n\
+             kenkocall_report_writes_total{{result=\"set_aside\"}} {}\n\
+             kenkocall_report_writes_total{{result=\"replayed\"}} {}\n\
+             # HELP kenkocall_report_spool_errors_total Spool appends that failed (the write then held in memory only).\n\
+             # TYPE kenkocall_report_spool_errors_total counter\n\
+             kenkocall_report_spool_errors_total {}",
+            w.pending, w.landed, w.retries, w.set_aside, w.replayed, w.spool_errors
+        );
     }
 }
 
@@ -213,6 +300,18 @@ mod tests {
         m.sip_error();
         m.set_planner_lag(Duration::from_millis(1500));
         m.set_untrusted_dropped(7);
+        m.set_sip_counters(SipCountersSnapshot {
+            too_large: 3,
+            tcp_refused_at_cap: 2,
+            responses_5xx_sent: 9,
+            ..Default::default()
+        });
+        m.set_writer_stats(WriterStats {
+            pending: 5,
+            landed: 11,
+            retries: 4,
+            ..Default::default()
+        });
         let text = m.render(
             &[("auto_call".into(), 4)],
             &[("no_answer".into(), "+815031980215".into(), 2)],
@@ -224,6 +323,12 @@ mod tests {
         assert!(text.contains("kenkocall_sip_errors_total 1\n"));
         assert!(text.contains("kenkocall_sip_untrusted_dropped_total 7\n"));
         assert!(text.contains("kenkocall_planner_lag_seconds 1.500\n"));
+        assert!(text.contains("kenkocall_sip_dropped_total{reason=\"too_large\"} 3\n"));
+        assert!(text.contains("kenkocall_sip_dropped_total{reason=\"tcp_at_cap\"} 2\n"));
+        assert!(text.contains("kenkocall_sip_responses_sent_total{class=\"5xx\"} 9\n"));
+        assert!(text.contains("kenkocall_report_writes_pending 5\n"));
+        assert!(text.contains("kenkocall_report_writes_total{result=\"landed\"} 11\n"));
+        assert!(text.contains("kenkocall_report_writes_total{result=\"retried\"} 4\n"));
         assert!(text.contains("kenkocall_reports{channel=\"auto_call\"} 4\n"));
         assert!(
             text.contains(

@@ -45,6 +45,7 @@ mod pages_lockouts;
 mod pages_patient;
 mod pages_settings;
 pub mod redirect;
+pub mod reports_export;
 pub mod svg;
 pub mod throttle;
 
@@ -138,13 +139,19 @@ pub fn router(state: AdminState) -> Router {
             post(api_patients::wrong_number),
         )
         .route("/patients/{id}/reports", get(api_patients::reports))
+        .route("/patients/{id}/handled", post(api_patients::handled))
         .route("/patients/{id}/attempts", get(api_patients::attempts))
+        .route(
+            "/patients/{id}/wrong-number/undo",
+            post(api_patients::undo_wrong_number),
+        )
         .route("/wrong-numbers", get(api_patients::wrong_numbers))
         .route("/followup", get(api_patients::followup))
         .route("/lockouts", get(api_lockouts::list))
         .route("/lockouts/{id}/lift", post(api_lockouts::lift))
         .route("/import", post(api_csv::import))
-        .route("/export.csv", get(api_csv::export));
+        .route("/export.csv", get(api_csv::export))
+        .route("/reports/export.csv", get(api_csv::export_reports));
     Router::new()
         .nest("/api", api)
         .route("/", get(pages_followup::page))
@@ -159,7 +166,12 @@ pub fn router(state: AdminState) -> Router {
             "/patients/{id}/wrong-number",
             post(pages_patient::wrong_number),
         )
+        .route(
+            "/patients/{id}/wrong-number/undo",
+            post(pages_patient::undo_wrong_number),
+        )
         .route("/patients/{id}/phone", post(pages_patient::phone))
+        .route("/patients/{id}/handled", post(pages_followup::mark_handled))
         .route("/patients/{id}/details", post(pages_patient::edit_details))
         .route("/lockouts", get(pages_lockouts::page))
         .route("/lockouts/{id}/lift", post(pages_lockouts::lift))
@@ -170,8 +182,10 @@ pub fn router(state: AdminState) -> Router {
             "/import",
             get(pages_enrol::import_page).post(pages_enrol::import_submit),
         )
+        .route("/import/template.csv", get(api_csv::template))
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/metrics", get(metrics::handler))
+        .layer(axum::middleware::from_fn(html::localise_error_pages))
         .layer(axum::middleware::map_response(security_headers))
         .with_state(state)
 }

@@ -138,9 +138,11 @@ pub(super) async fn submit(
 fn import_form(lang: UiLang, staff: &Staff) -> String {
     let t = lang.texts();
     format!(
-        r#"<form method="post" action="/import" enctype="multipart/form-data">{}<p><input type="file" name="file" accept=".csv,text/csv" required></p><p><button type="submit">{}</button></p></form><p><code>hersys_id,name,birth_date,phone,language,health_centre,slots,observation_start,observation_end</code></p>"#,
+        r#"<form method="post" action="/import" enctype="multipart/form-data">{}<p><input type="file" name="file" accept=".csv,text/csv" required></p><p><button type="submit">{}</button></p></form><p><code>hersys_id,name,birth_date,phone,language,health_centre,slots,observation_start,observation_end</code></p><p>{}</p><p><a href="/import/template.csv" id="template">{}</a></p>"#,
         csrf_field(staff),
-        t.upload
+        t.upload,
+        t.import_hint,
+        t.import_template
     )
 }
 
@@ -187,11 +189,16 @@ pub(super) async fn import_submit(
                 t.import_refused, t.line, t.reason
             );
             for e in &errors.0 {
+                let reasons: Vec<String> = e
+                    .problems
+                    .iter()
+                    .map(|p| esc(&super::i18n::import_problem(lang, p)))
+                    .collect();
                 let _ = write!(
                     body,
                     "<tr><td>{}</td><td>{}</td></tr>",
                     e.line,
-                    esc(&e.reason)
+                    reasons.join("<br>")
                 );
             }
             body.push_str("</table>");

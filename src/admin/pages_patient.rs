@@ -15,16 +15,20 @@ use super::svg::{self, Chart};
 use super::{AdminError, AdminState};
 use crate::store::{
     AlertLevel, CallAttempt, HealthCentre, HealthReport, Language, Patient, ReportFilter, Symptom,
-    national_form,
+    hyphenated_national,
 };
 
 fn details(t: &Texts, p: &Patient, today: chrono::NaiveDate) -> String {
-    let phone = national_form(&p.phone).unwrap_or_else(|| p.phone.clone());
+    let phone = hyphenated_national(&p.phone).unwrap_or_else(|| p.phone.clone());
     let rows: [(&str, String, &str); 8] = [
         (t.hersys_id, esc(&p.hersys_id), "hersys"),
         (t.birth_date, p.birth_date.to_string(), "birth"),
         (t.phone, esc(&phone), "phone"),
-        (t.language, p.language.to_string(), "language"),
+        (
+            t.language,
+            t.language_name(p.language).to_string(),
+            "language",
+        ),
         (
             t.observation_period,
             format!("{} – {}", p.observation_start, p.observation_end),
@@ -74,6 +78,12 @@ fn actions(t: &Texts, staff: &Staff, p: &Patient, c: &HealthCentre) -> String {
             r#"<form method="post" action="/patients/{id}/wrong-number">{csrf}<button type="submit">{}</button></form>"#,
             t.mark_wrong_number
         );
+    } else {
+        let _ = write!(
+            s,
+            r#"<form method="post" action="/patients/{id}/wrong-number/undo" id="undo-wrong-number">{csrf}<button type="submit">{}</button></form>"#,
+            t.undo_wrong_number
+        );
     }
     let _ = write!(
         s,
@@ -87,7 +97,11 @@ fn actions(t: &Texts, staff: &Staff, p: &Patient, c: &HealthCentre) -> String {
     );
     for l in Language::ALL {
         let sel = if *l == p.language { " selected" } else { "" };
-        let _ = write!(s, r#"<option value="{l}"{sel}>{l}</option>"#);
+        let _ = write!(
+            s,
+            r#"<option value="{l}"{sel}>{}</option>"#,
+            t.language_name(*l)
+        );
     }
     let _ = write!(
         s,
@@ -308,6 +322,20 @@ pub(super) async fn wrong_number(
     state
         .store
         .mark_wrong_number(&p.hersys_id, &staff.username, state.now())
+        .await?;
+    Ok(back(id))
+}
+
+pub(super) async fn undo_wrong_number(
+    State(state): State<AdminState>,
+    PageStaff(staff): PageStaff,
+    Path(id): Path<i64>,
+    Form(f): Fields,
+) -> Result<Redirect, PageError> {
+    let p = form_patient(&state, &staff, id, &f).await?;
+    state
+        .store
+        .clear_wrong_number(&p.hersys_id, &staff.username, state.now())
         .await?;
     Ok(back(id))
 }

@@ -15,7 +15,8 @@ pub enum PatientsCommand {
     /// and every bad row is listed with its line number.
     ///
     /// Header: hersys_id,name,birth_date,phone,language,health_centre,slots,
-    /// observation_start,observation_end (dates YYYY-MM-DD, slots like 9;11;14;16).
+    /// observation_start,observation_end (dates YYYY-MM-DD or YYYY/M/D, slots like
+    /// 9;11;14;16). UTF-8 (with or without BOM) or Shift_JIS; full-width digits are fine.
     Import {
         /// The CSV file.
         file: PathBuf,

@@ -15,9 +15,40 @@ pub struct ReportsArgs {
     /// Only this patient's reports.
     #[arg(long, value_name = "HERSYS_ID")]
     pub patient: Option<String>,
+    /// The staff pages' reports export (UTF-8 with BOM, Japanese office form): the same file
+    /// as the "export reports" button for --from/--to (and --centre).
+    #[arg(long, conflicts_with_all = ["json", "patient"], requires_all = ["from", "to"])]
+    pub csv: bool,
+    /// First local date of the CSV export (YYYY-MM-DD).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub from: Option<chrono::NaiveDate>,
+    /// Last local date of the CSV export (YYYY-MM-DD).
+    #[arg(long, value_name = "YYYY-MM-DD")]
+    pub to: Option<chrono::NaiveDate>,
+    /// Only this health centre's patients in the CSV export (by name); all centres otherwise.
+    #[arg(long)]
+    pub centre: Option<String>,
 }
 
 pub async fn run(args: &ReportsArgs, store: &Store) -> anyhow::Result<ExitCode> {
+    if args.csv {
+        let (Some(from), Some(to)) = (args.from, args.to) else {
+            anyhow::bail!("--csv needs --from and --to");
+        };
+        let centre = match &args.centre {
+            Some(name) => Some(
+                store
+                    .get_centre(name)
+                    .await?
+                    .ok_or_else(|| anyhow::anyhow!("no health centre {name:?}"))?
+                    .id,
+            ),
+            None => None,
+        };
+        let csv = kenkocall::admin::reports_export::reports_csv(store, centre, from, to).await?;
+        std::io::stdout().lock().write_all(&csv)?;
+        return Ok(ExitCode::SUCCESS);
+    }
     let filter = ReportFilter {
         hersys_id: args.patient.clone(),
         since: None,

@@ -119,6 +119,16 @@ impl CallReports {
         })
     }
 
+    /// The write recording that the answerer keyed "wrong number" (the call's first
+    /// person: the patient an auto-call dialled).
+    pub fn wrong_number_write(&self) -> Option<ReportWrite> {
+        let person = self.persons.get(&0)?;
+        Some(ReportWrite::WrongNumber {
+            report: self.key(person),
+            at_ms: Utc::now().timestamp_millis(),
+        })
+    }
+
     /// Logs a write the writer did not accept (it is closed: the node is stopping).
     pub fn log_refused(&self, write: &ReportWrite, e: &WriterError) {
         let who = self

@@ -10,7 +10,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use tokio::time::{Instant, sleep_until};
 
 use super::EngineShared;
-use super::answers::{CallReports, KnownPerson};
+use super::answers::CallReports;
 use super::identity::check_identity;
 use super::registry::CallSignal;
 use crate::ivr::{
@@ -140,7 +140,11 @@ impl CallRunner {
                         self.journal(write, st).await;
                     }
                 }
-                Action::MarkWrongNumber => self.mark_wrong_number().await,
+                Action::MarkWrongNumber => {
+                    if let Some(write) = self.reports.wrong_number_write() {
+                        self.journal(write, st).await;
+                    }
+                }
                 Action::HangUp => {
                     if !st.call_over {
                         st.call_over = true;
@@ -293,20 +297,6 @@ impl CallRunner {
                 found
             })
             .collect()
-    }
-
-    async fn mark_wrong_number(&mut self) {
-        let Some(KnownPerson { hersys_id, .. }) = self.reports.person(0).cloned() else {
-            return;
-        };
-        if let Err(e) = self
-            .shared
-            .store
-            .mark_wrong_number(&hersys_id, "ivr", chrono::Utc::now())
-            .await
-        {
-            tracing::error!(error = %e, "cannot mark the number wrong");
-        }
     }
 }
 

@@ -266,7 +266,7 @@ impl Engine {
 /// How often the SIP and media counters are copied into the exported metrics.
 pub const METRICS_COPY_INTERVAL: Duration = Duration::from_secs(5);
 
-/// Copies the SIP layer's and the media engine's counters into the exported metrics
+/// Copies the SIP layer's, the media engine's and the report writer's counters into the exported metrics
 /// every few seconds, until the engine is gone.
 async fn copy_counters(shared: std::sync::Weak<EngineShared>) {
     let mut tick = tokio::time::interval(METRICS_COPY_INTERVAL);
@@ -283,8 +283,12 @@ async fn copy_counters(shared: std::sync::Weak<EngineShared>) {
         shared
             .metrics
             .set_invites_rejected(c.rejected_at_capacity, c.rejected_per_source);
+        shared.metrics.set_sip_counters(c);
         let refused = shared.media.stats().rtp_refused.load(Ordering::Relaxed);
         shared.metrics.set_rtp_refused(refused);
+        shared
+            .metrics
+            .set_writer_stats(shared.report_writer.stats());
     }
 }
 

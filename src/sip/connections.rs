@@ -2,7 +2,7 @@
 //! and the node may hold, when a connection has waited too long for a message or sat
 //! idle, and how long the acceptor backs off when the process is out of descriptors.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::net::IpAddr;
 use std::time::{Duration, Instant};
 
@@ -16,15 +16,37 @@ pub struct ConnectionLimits {
 /// Why an accepted connection is closed at once.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Refusal {
+    /// Every place is held by connections that have each delivered a message.
     Total,
     PerSource,
 }
 
+/// An accepted connection's key in the table (increasing: lower is older).
+pub type ConnectionId = u64;
+
+/// A connection let in, and the one it displaced if the table was full.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Admission {
+    pub id: ConnectionId,
+    /// The oldest connection that had not yet delivered a whole message, evicted to make
+    /// room: the shell closes it.
+    pub evicted: Option<ConnectionId>,
+}
+
 /// Open accepted connections, counted in total and per source.
+///
+/// At the total cap, a newcomer displaces the oldest connection still waiting for its
+/// first message rather than being refused: silent connections (a slowloris flood from
+/// many sources) then cannot lock real peers out for a whole message timeout, while a
+/// peer that has spoken SIP keeps its place.
 #[derive(Debug)]
 pub struct ConnectionTable {
     limits: ConnectionLimits,
-    total: usize,
+    next_id: ConnectionId,
+    /// Each open connection's source.
+    open: HashMap<ConnectionId, IpAddr>,
+    /// Connections with no whole message yet, oldest first.
+    silent: BTreeSet<ConnectionId>,
     per_source: HashMap<IpAddr, usize>,
 }
 
@@ -44,42 +66,55 @@ impl ConnectionTable {
     pub fn new(limits: ConnectionLimits) -> Self {
         Self {
             limits,
-            total: 0,
+            next_id: 0,
+            open: HashMap::new(),
+            silent: BTreeSet::new(),
             per_source: HashMap::new(),
         }
     }
 
-    /// Counts a new connection from `ip`, unless a cap is reached.
-    pub fn admit(&mut self, ip: IpAddr) -> Result<(), Refusal> {
-        if self.total >= self.limits.max_total {
-            return Err(Refusal::Total);
-        }
-        let held = self.per_source.entry(source_of(ip)).or_insert(0);
-        if *held >= self.limits.max_per_source {
-            if *held == 0 {
-                self.per_source.remove(&source_of(ip));
-            }
+    /// Counts a new connection from `ip`, unless its source's cap is reached, or every
+    /// place is held by a connection that has delivered a message.
+    pub fn admit(&mut self, ip: IpAddr) -> Result<Admission, Refusal> {
+        let source = source_of(ip);
+        if self.from_source(ip) >= self.limits.max_per_source {
             return Err(Refusal::PerSource);
         }
-        *held += 1;
-        self.total += 1;
-        Ok(())
+        let mut evicted = None;
+        if self.open.len() >= self.limits.max_total {
+            let oldest = self.silent.first().copied().ok_or(Refusal::Total)?;
+            self.release(oldest);
+            evicted = Some(oldest);
+        }
+        let id = self.next_id;
+        self.next_id += 1;
+        self.open.insert(id, source);
+        self.silent.insert(id);
+        *self.per_source.entry(source).or_insert(0) += 1;
+        Ok(Admission { id, evicted })
     }
 
-    /// A connection admitted from `ip` has ended.
-    pub fn release(&mut self, ip: IpAddr) {
-        let source = source_of(ip);
+    /// The connection delivered a whole message: it is no longer evicted for newcomers.
+    pub fn spoke(&mut self, id: ConnectionId) {
+        self.silent.remove(&id);
+    }
+
+    /// The connection has ended (or was evicted); a second release is a no-op.
+    pub fn release(&mut self, id: ConnectionId) {
+        let Some(source) = self.open.remove(&id) else {
+            return;
+        };
+        self.silent.remove(&id);
         if let Some(held) = self.per_source.get_mut(&source) {
             *held = held.saturating_sub(1);
             if *held == 0 {
                 self.per_source.remove(&source);
             }
-            self.total = self.total.saturating_sub(1);
         }
     }
 
     pub fn total(&self) -> usize {
-        self.total
+        self.open.len()
     }
 
     pub fn from_source(&self, ip: IpAddr) -> usize {

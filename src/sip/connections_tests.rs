@@ -1,5 +1,3 @@
-use std::collections::HashMap;
-
 use proptest::prelude::*;
 
 use super::*;
@@ -19,14 +17,54 @@ fn caps_apply_per_source_and_in_total() {
         max_total: 3,
         max_per_source: 2,
     });
-    assert_eq!(t.admit(ip("10.0.0.1")), Ok(()));
-    assert_eq!(t.admit(ip("10.0.0.1")), Ok(()));
+    let a = t.admit(ip("10.0.0.1")).unwrap();
+    let b = t.admit(ip("10.0.0.1")).unwrap();
     assert_eq!(t.admit(ip("10.0.0.1")), Err(Refusal::PerSource));
-    assert_eq!(t.admit(ip("10.0.0.2")), Ok(()));
+    let c = t.admit(ip("10.0.0.2")).unwrap();
+    for x in [a, b, c] {
+        assert_eq!(x.evicted, None);
+        t.spoke(x.id);
+    }
+    // Full of connections that have spoken: a newcomer is refused.
     assert_eq!(t.admit(ip("10.0.0.3")), Err(Refusal::Total));
-    t.release(ip("10.0.0.1"));
-    assert_eq!(t.admit(ip("10.0.0.3")), Ok(()));
+    t.release(a.id);
+    t.release(a.id); // released twice (evicted, then its task ended): counted once
+    assert_eq!(t.from_source(ip("10.0.0.1")), 1);
+    assert!(t.admit(ip("10.0.0.3")).is_ok());
     assert_eq!(t.total(), 3);
+}
+
+#[test]
+fn at_the_total_cap_a_newcomer_displaces_the_oldest_silent_connection() {
+    let mut t = ConnectionTable::new(ConnectionLimits {
+        max_total: 3,
+        max_per_source: 3,
+    });
+    let peer = t.admit(ip("10.0.0.1")).unwrap();
+    t.spoke(peer.id);
+    let s1 = t.admit(ip("10.0.0.9")).unwrap();
+    let s2 = t.admit(ip("10.0.0.9")).unwrap();
+    // The peer that spoke keeps its place; the oldest silent one goes.
+    let n = t.admit(ip("10.0.0.2")).unwrap();
+    assert_eq!(n.evicted, Some(s1.id));
+    assert_eq!(t.from_source(ip("10.0.0.9")), 1);
+    let m = t.admit(ip("10.0.0.3")).unwrap();
+    assert_eq!(m.evicted, Some(s2.id));
+    assert_eq!(t.total(), 3);
+    // A source at its own cap is refused before anyone is displaced.
+    t.spoke(n.id);
+    t.spoke(m.id);
+    let mut u = ConnectionTable::new(ConnectionLimits {
+        max_total: 2,
+        max_per_source: 1,
+    });
+    let only = u.admit(ip("10.0.0.5")).unwrap();
+    assert_eq!(u.admit(ip("10.0.0.5")), Err(Refusal::PerSource));
+    assert!(u.admit(ip("10.0.0.6")).is_ok());
+    assert_eq!(
+        u.admit(ip("10.0.0.7")).map(|a| a.evicted),
+        Ok(Some(only.id))
+    );
 }
 
 #[test]
@@ -92,31 +130,56 @@ fn accept_backs_off_only_on_resource_errors_and_resets() {
 }
 
 proptest! {
-    /// Whatever order connections come and go in, the table's counts match what is
-    /// open, and neither cap is ever exceeded.
+    /// Whatever order connections come, speak and go in, the table's counts match what
+    /// is open, neither cap is ever exceeded, and only the oldest silent connection is
+    /// ever displaced, only when the table is full.
     #[test]
     fn table_counts_match_open_connections(
-        ops in prop::collection::vec((any::<bool>(), 0u8..6), 0..300),
+        ops in prop::collection::vec((0u8..3, 0u8..6, any::<prop::sample::Index>()), 0..300),
         max_total in 1usize..20,
         max_per_source in 1usize..8,
     ) {
         let mut t = ConnectionTable::new(ConnectionLimits { max_total, max_per_source });
-        let mut open: HashMap<IpAddr, usize> = HashMap::new();
-        for (connect, host) in ops {
+        // (id, source, spoke), oldest first.
+        let mut open: Vec<(ConnectionId, IpAddr, bool)> = Vec::new();
+        for (op, host, pick) in ops {
             let addr = IpAddr::from([10, 0, 0, host]);
-            if connect {
-                if t.admit(addr).is_ok() {
-                    *open.entry(addr).or_default() += 1;
+            match op {
+                0 => {
+                    let full = open.len() >= max_total;
+                    let oldest_silent = open.iter().find(|c| !c.2).map(|c| c.0);
+                    match t.admit(addr) {
+                        Ok(a) => {
+                            prop_assert_eq!(a.evicted, if full { oldest_silent } else { None });
+                            open.retain(|c| Some(c.0) != a.evicted);
+                            open.push((a.id, addr, false));
+                        }
+                        Err(Refusal::Total) => {
+                            prop_assert!(full && oldest_silent.is_none());
+                        }
+                        Err(Refusal::PerSource) => {
+                            let held = open.iter().filter(|c| c.1 == addr).count();
+                            prop_assert!(held >= max_per_source);
+                        }
+                    }
                 }
-            } else if let Some(n) = open.get_mut(&addr).filter(|n| **n > 0) {
-                *n -= 1;
-                t.release(addr);
+                1 if !open.is_empty() => {
+                    let (id, ..) = open.remove(pick.index(open.len()));
+                    t.release(id);
+                }
+                2 if !open.is_empty() => {
+                    let i = pick.index(open.len());
+                    open[i].2 = true;
+                    t.spoke(open[i].0);
+                }
+                _ => {}
             }
-            prop_assert_eq!(t.total(), open.values().sum::<usize>());
+            prop_assert_eq!(t.total(), open.len());
             prop_assert!(t.total() <= max_total);
-            for (a, n) in &open {
-                prop_assert_eq!(t.from_source(*a), *n);
-                prop_assert!(*n <= max_per_source);
+            for (_, a, _) in &open {
+                let n = open.iter().filter(|c| c.1 == *a).count();
+                prop_assert_eq!(t.from_source(*a), n);
+                prop_assert!(n <= max_per_source);
             }
         }
     }

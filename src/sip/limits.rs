@@ -27,6 +27,7 @@ pub struct SipCounters {
     too_large: AtomicU64,
     tcp_refused_at_cap: AtomicU64,
     tcp_timed_out: AtomicU64,
+    tcp_evicted: AtomicU64,
 }
 
 /// A point-in-time copy of [`SipCounters`].
@@ -62,6 +63,9 @@ pub struct SipCountersSnapshot {
     pub tcp_refused_at_cap: u64,
     /// TCP connections closed for a message not complete in time, or for idling.
     pub tcp_timed_out: u64,
+    /// Silent TCP connections (no whole message yet) closed to make room for a newcomer
+    /// at `tcp_max_connections`.
+    pub tcp_evicted: u64,
 }
 
 #[derive(Debug, Clone, Copy)]
@@ -78,6 +82,7 @@ pub(crate) enum Counter {
     TooLarge,
     TcpRefusedAtCap,
     TcpTimedOut,
+    TcpEvicted,
 }
 
 impl SipCounters {
@@ -99,6 +104,7 @@ impl SipCounters {
             Counter::TooLarge => &self.too_large,
             Counter::TcpRefusedAtCap => &self.tcp_refused_at_cap,
             Counter::TcpTimedOut => &self.tcp_timed_out,
+            Counter::TcpEvicted => &self.tcp_evicted,
         };
         cell.fetch_add(1, Ordering::Relaxed);
     }
@@ -129,6 +135,7 @@ impl SipCounters {
             too_large: g(&self.too_large),
             tcp_refused_at_cap: g(&self.tcp_refused_at_cap),
             tcp_timed_out: g(&self.tcp_timed_out),
+            tcp_evicted: g(&self.tcp_evicted),
         }
     }
 }

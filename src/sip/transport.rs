@@ -5,18 +5,19 @@
 //! accepted connections are capped per source and in total, must deliver a message in
 //! time and are closed when idle (`connections`), and accept errors back off.
 
+use std::collections::HashMap;
 use std::io::ErrorKind;
-use std::net::{IpAddr, SocketAddr};
+use std::net::SocketAddr;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::{Duration, Instant};
 
 use tokio::io::AsyncWriteExt;
 use tokio::net::{TcpListener, TcpStream, UdpSocket};
-use tokio::sync::mpsc;
+use tokio::sync::{Notify, mpsc};
 use tracing::{debug, warn};
 
 use super::connections::{
-    AcceptBackoff, ConnectionClock, ConnectionLimits, ConnectionTable, StreamTimeouts,
+    AcceptBackoff, ConnectionClock, ConnectionId, ConnectionLimits, ConnectionTable, StreamTimeouts,
 };
 use super::core::{Peer, TransportKind};
 use super::endpoint::Input;
@@ -56,6 +57,8 @@ pub(crate) struct TcpPolicy {
     pub timeouts: StreamTimeouts,
     pub counters: Arc<SipCounters>,
     table: Mutex<ConnectionTable>,
+    /// How the acceptor closes a connection the table evicted.
+    evictions: Mutex<HashMap<ConnectionId, Arc<Notify>>>,
 }
 
 impl TcpPolicy {
@@ -70,24 +73,60 @@ impl TcpPolicy {
             timeouts,
             counters,
             table: Mutex::new(ConnectionTable::new(limits)),
+            evictions: Mutex::new(HashMap::new()),
         })
     }
 
     fn table(&self) -> MutexGuard<'_, ConnectionTable> {
-        // The table is a pair of counters: still right after a panic elsewhere.
+        // The table is counters and sets: still consistent after a panic elsewhere.
         self.table.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn evictions(&self) -> MutexGuard<'_, HashMap<ConnectionId, Arc<Notify>>> {
+        self.evictions.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Closes a connection the table displaced for a newcomer.
+    fn evict(&self, id: ConnectionId) {
+        if let Some(close) = self.evictions().remove(&id) {
+            self.counters.bump(Counter::TcpEvicted);
+            close.notify_one();
+        }
     }
 }
 
 /// One admitted connection's place in the table, given back however its task ends.
 struct Admitted {
     policy: Arc<TcpPolicy>,
-    ip: IpAddr,
+    id: ConnectionId,
+    /// Notified when a newcomer displaced this (still silent) connection.
+    evicted: Arc<Notify>,
+}
+
+impl Admitted {
+    fn new(policy: &Arc<TcpPolicy>, id: ConnectionId) -> Self {
+        let evicted = Arc::new(Notify::new());
+        policy.evictions().insert(id, evicted.clone());
+        Self {
+            policy: policy.clone(),
+            id,
+            evicted,
+        }
+    }
 }
 
 impl Drop for Admitted {
     fn drop(&mut self) {
-        self.policy.table().release(self.ip);
+        self.policy.table().release(self.id);
+        self.policy.evictions().remove(&self.id);
+    }
+}
+
+/// Resolves when an accepted connection was evicted; never for one we opened.
+async fn evicted(place: Option<&Admitted>) {
+    match place {
+        Some(p) => p.evicted.notified().await,
+        None => std::future::pending().await,
     }
 }
 
@@ -143,11 +182,11 @@ pub(crate) async fn tcp_acceptor(
                 backoff.on_success();
                 let admitted = policy.table().admit(addr.ip());
                 match admitted {
-                    Ok(()) => {
-                        let place = Admitted {
-                            policy: policy.clone(),
-                            ip: addr.ip(),
-                        };
+                    Ok(admission) => {
+                        if let Some(old) = admission.evicted {
+                            policy.evict(old);
+                        }
+                        let place = Admitted::new(&policy, admission.id);
                         let task = tcp_connection(
                             stream,
                             addr,
@@ -211,6 +250,7 @@ async fn tcp_connection(
     place: Option<Admitted>,
 ) {
     let accepted = place.is_some();
+    let mut spoke = false;
     let (reader, mut writer) = stream.into_split();
     let (tx, mut rx) = mpsc::channel::<Vec<u8>>(TCP_WRITE_QUEUE);
     if inputs
@@ -239,6 +279,10 @@ async fn tcp_connection(
                 if ready.is_err() {
                     break;
                 }
+            }
+            () = evicted(place.as_ref()) => {
+                debug!(%addr, "SIP: closing a silent TCP connection for a newcomer (cap reached)");
+                break;
             }
             () = tokio::time::sleep_until(clock.deadline().into()) => {
                 if let Some(reason) = clock.expired(Instant::now()) {
@@ -282,6 +326,12 @@ async fn tcp_connection(
             }
         }
         clock.on_bytes(Instant::now(), framer.in_message(), delivered);
+        if delivered > 0 && !spoke {
+            spoke = true;
+            if let Some(p) = &place {
+                policy.table().spoke(p.id);
+            }
+        }
     }
     // The core drops its writer on TcpClosed; the writer then flushes what is queued
     // (a last 400 or 413, say) and ends. A peer that stops reading gets 2 s.

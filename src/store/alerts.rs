@@ -43,38 +43,82 @@ pub enum AlertLevel {
     Urgent,
 }
 
+/// One flagged answer of a report and what it raises: the reasons a follow-up row names.
+/// [`AlertThresholds::findings`] is the one rule; [`AlertThresholds::assess`] is its maximum.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(tag = "item", rename_all = "snake_case")]
+pub enum Finding {
+    /// SpO2 at or below the urgent threshold.
+    Spo2Urgent { spo2: u8 },
+    /// SpO2 in the re-check band: above urgent, at or below the re-check threshold.
+    Spo2Recheck { spo2: u8 },
+    /// Temperature at or above the follow-up threshold (0.1 °C).
+    Fever { temperature_dc: i64 },
+    /// A "yes" to one of the follow-up symptoms.
+    Symptom { symptom: Symptom },
+}
+
+impl Finding {
+    pub fn level(self) -> AlertLevel {
+        match self {
+            Finding::Spo2Urgent { .. } => AlertLevel::Urgent,
+            Finding::Spo2Recheck { .. } => AlertLevel::Recheck,
+            Finding::Fever { .. } | Finding::Symptom { .. } => AlertLevel::FollowUp,
+        }
+    }
+}
+
 impl AlertThresholds {
-    /// The highest level any answer reaches; unanswered questions and an SpO2 that was
-    /// not measured raise nothing.
+    /// Every answer that raises something, SpO2 first, then temperature, then symptoms in
+    /// question order; unanswered questions and an SpO2 that was not measured raise nothing.
+    pub fn findings(
+        &self,
+        temperature_dc: Option<i64>,
+        spo2: Option<u8>,
+        symptoms: &BTreeMap<Symptom, bool>,
+    ) -> Vec<Finding> {
+        let mut out = Vec::new();
+        if let Some(s) = spo2 {
+            if s <= self.spo2_urgent {
+                out.push(Finding::Spo2Urgent { spo2: s });
+            } else if s <= self.spo2_recheck {
+                out.push(Finding::Spo2Recheck { spo2: s });
+            }
+        }
+        if let Some(t) = temperature_dc.filter(|t| *t >= self.temperature_followup_dc) {
+            out.push(Finding::Fever { temperature_dc: t });
+        }
+        out.extend(
+            Symptom::ALL
+                .iter()
+                .filter(|s| self.follow_up_symptoms.contains(s) && symptoms.get(s) == Some(&true))
+                .map(|s| Finding::Symptom { symptom: *s }),
+        );
+        out
+    }
+
+    /// The highest level any finding reaches.
     pub fn assess(
         &self,
         temperature_dc: Option<i64>,
         spo2: Option<u8>,
         symptoms: &BTreeMap<Symptom, bool>,
     ) -> AlertLevel {
-        let mut level = AlertLevel::Normal;
-        if let Some(s) = spo2 {
-            if s <= self.spo2_urgent {
-                level = AlertLevel::Urgent;
-            } else if s <= self.spo2_recheck {
-                level = AlertLevel::Recheck;
-            }
-        }
-        let fever = temperature_dc.is_some_and(|t| t >= self.temperature_followup_dc);
-        let flagged = self
-            .follow_up_symptoms
-            .iter()
-            .any(|s| symptoms.get(s) == Some(&true));
-        if fever || flagged {
-            level = level.max(AlertLevel::FollowUp);
-        }
-        level
+        self.findings(temperature_dc, spo2, symptoms)
+            .into_iter()
+            .map(Finding::level)
+            .max()
+            .unwrap_or(AlertLevel::Normal)
     }
 }
 
 impl HealthReport {
     pub fn alert_level(&self, thresholds: &AlertThresholds) -> AlertLevel {
         thresholds.assess(self.temperature_dc(), self.spo2, &self.symptoms)
+    }
+
+    pub fn findings(&self, thresholds: &AlertThresholds) -> Vec<Finding> {
+        thresholds.findings(self.temperature_dc(), self.spo2, &self.symptoms)
     }
 }
 
@@ -129,6 +173,40 @@ mod tests {
         assert_eq!(
             AlertThresholds::default().assess(Some(365), Some(97), &symptoms),
             AlertLevel::Normal
+        );
+    }
+
+    #[test]
+    fn findings_name_every_flagged_answer_and_only_those() {
+        let symptoms = [
+            (Symptom::ChestPain, true),
+            (Symptom::Cough, true),
+            (Symptom::ShortnessOfBreath, false),
+        ]
+        .into_iter()
+        .collect();
+        let f = AlertThresholds::default().findings(Some(382), Some(95), &symptoms);
+        assert_eq!(
+            f,
+            vec![
+                Finding::Spo2Recheck { spo2: 95 },
+                Finding::Fever {
+                    temperature_dc: 382
+                },
+                Finding::Symptom {
+                    symptom: Symptom::ChestPain
+                },
+            ]
+        );
+        let none = BTreeMap::new();
+        assert!(
+            AlertThresholds::default()
+                .findings(Some(365), Some(98), &none)
+                .is_empty()
+        );
+        assert_eq!(
+            AlertThresholds::default().findings(None, Some(90), &none),
+            vec![Finding::Spo2Urgent { spo2: 90 }]
         );
     }
 

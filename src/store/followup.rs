@@ -1,15 +1,19 @@
 //! Per-centre reads for the staff pages: a centre's patients, each patient's latest report,
-//! the day's call attempts, and the CSV export (the import's columns, so an export imports back unchanged).
+//! the day's call attempts, reports by period, and the roster CSV export (the import's
+//! columns, so an export imports back unchanged).
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 use sqlx::Row;
 
 use super::attempts::{from_row as attempt_from_row, select_attempts};
 use super::centres::CentreId;
 use super::import::HEADER;
+use super::office_csv::{OfficeCsv, office_date};
 use super::patients::{from_row, select_patients};
 use super::reports::{fold_rows, select_reports};
-use super::{CallAttempt, HealthReport, Patient, Store, StoreError, date_text};
+use super::{
+    CallAttempt, HealthReport, Patient, Store, StoreError, date_text, hyphenated_national, to_ms,
+};
 
 impl Store {
     /// One centre's patients, by HER-SYS ID.
@@ -55,30 +59,47 @@ impl Store {
         rows.iter().map(attempt_from_row).collect()
     }
 
-    /// The centre's patients as import CSV (header first; slots written out, never empty).
-    pub async fn export_patients_csv(&self, centre: CentreId) -> Result<String, StoreError> {
+    /// The centre's patients as import CSV in office form ([`super::office_csv`]: BOM,
+    /// `YYYY/MM/DD`, hyphenated national phones, formulas neutralised); header first, slots
+    /// written out, never empty. The importer reads it back unchanged.
+    pub async fn export_patients_csv(&self, centre: CentreId) -> Result<Vec<u8>, StoreError> {
         let patients = self.list_centre_patients(centre).await?;
-        let mut out = csv::Writer::from_writer(Vec::new());
-        let csv_err = |e: csv::Error| StoreError::Rejected(format!("csv export: {e}"));
-        out.write_record(HEADER).map_err(csv_err)?;
+        let mut out = OfficeCsv::new();
+        out.row(HEADER)?;
         for p in &patients {
-            out.write_record([
+            out.row([
                 p.hersys_id.clone(),
                 p.name.clone(),
-                date_text(p.birth_date),
-                p.phone.clone(),
+                office_date(p.birth_date),
+                hyphenated_national(&p.phone).unwrap_or_else(|| p.phone.clone()),
                 p.language.as_str().to_string(),
                 p.health_centre.clone(),
                 p.call_slots.to_string(),
-                date_text(p.observation_start),
-                date_text(p.observation_end),
-            ])
-            .map_err(csv_err)?;
+                office_date(p.observation_start),
+                office_date(p.observation_end),
+            ])?;
         }
-        let bytes = out
-            .into_inner()
-            .map_err(|e| StoreError::Rejected(format!("csv export: {e}")))?;
-        String::from_utf8(bytes).map_err(|e| StoreError::Corrupt(e.to_string()))
+        out.finish()
+    }
+
+    /// Reports made in `[since, until)`, of one centre's patients or of all, oldest first.
+    pub async fn list_reports_between(
+        &self,
+        centre: Option<CentreId>,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+    ) -> Result<Vec<HealthReport>, StoreError> {
+        let sql = select_reports!(
+            "WHERE ($1 IS NULL OR p.health_centre_id = $1) AND r.reported_at_ms >= $2 \
+             AND r.reported_at_ms < $3 ORDER BY r.reported_at_ms, r.id, s.symptom"
+        );
+        let rows = sqlx::query(sql)
+            .bind(centre.map(|c| c.0))
+            .bind(to_ms(since))
+            .bind(to_ms(until))
+            .fetch_all(&self.pool)
+            .await?;
+        fold_rows(&rows)
     }
 
     /// Reports per channel, for `/metrics`.

@@ -54,12 +54,17 @@ pub enum ReportWrite {
     },
     /// Marks the report complete; journaled after its answers.
     Complete { report: ReportKey, at_ms: i64 },
+    /// The person who answered said this is not the patient's number (key 9): their
+    /// auto-calls stop. A keyed answer like the others, so it survives a store outage.
+    WrongNumber { report: ReportKey, at_ms: i64 },
 }
 
 impl ReportWrite {
     pub fn report(&self) -> &ReportKey {
         match self {
-            ReportWrite::Answer { report, .. } | ReportWrite::Complete { report, .. } => report,
+            ReportWrite::Answer { report, .. }
+            | ReportWrite::Complete { report, .. }
+            | ReportWrite::WrongNumber { report, .. } => report,
         }
     }
 

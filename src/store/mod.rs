@@ -57,7 +57,9 @@
 //!   [`Store::claim_trunk_channel`] before each call (channel lease + start rate across
 //!   nodes), [`Store::renew_trunk_channels`] while calls are up, [`Store::release_trunk_channel`].
 //! - Staff pages (`admin`): [`Store::list_centre_patients`], [`Store::latest_reports`],
-//!   [`Store::attempts_on`], [`Store::export_patients_csv`], [`Store::set_observation_period`],
+//!   [`Store::attempts_on`], [`Store::export_patients_csv`],
+//!   [`Store::mark_handled`] / [`Store::latest_handled`] (follow-up "handled" marks),
+//!   [`Store::set_observation_period`],
 //!   [`Store::set_language`], [`Store::list_lockouts`] / [`Store::lift_lockout`], staff accounts and sessions ([`Store::insert_staff`],
 //!   [`Store::live_session`]), counts for `/metrics`.
 
@@ -68,12 +70,14 @@ mod call_requests;
 mod catalog;
 mod centres;
 mod followup;
+mod handled;
 mod import;
 mod jobs;
 pub mod journal;
 mod lockouts;
 mod model;
 mod nodes;
+pub mod office_csv;
 mod patient_changes;
 mod patient_edits;
 mod patients;
@@ -81,15 +85,20 @@ mod phone;
 mod reports;
 mod staff;
 mod trunk;
+mod width;
 mod writer;
 
-pub use alerts::{AlertLevel, AlertThresholds};
+pub use alerts::{AlertLevel, AlertThresholds, Finding};
 pub use attempts::{AttemptId, AttemptUpdate, CallAttempt, NewAttempt};
 pub use audit::{AuditEntry, AuthFailureKey};
 pub use call_requests::{CallRequest, CallRequestId, CallRequestResult};
 pub use catalog::{CatalogColumn, SchemaCatalog};
 pub use centres::{CallingHours, CentreId, CentreSettings, HealthCentre, RetryPolicy};
-pub use import::{ImportErrors, ImportSummary, RowError, parse_patients_csv};
+pub use handled::{FollowupHandled, HANDLED_NOTE_MAX_CHARS};
+pub use import::{
+    DateField, ImportErrors, ImportProblem, ImportSummary, RowError, decode_office_text,
+    parse_office_date, parse_patients_csv, template_csv,
+};
 pub use lockouts::{IdentityLockout, LockoutId, LockoutScope, NewLockout};
 pub use model::{
     AttemptOutcome, AttemptState, CallSlots, Channel, ContactMethod, Language, SlotsError, Symptom,
@@ -97,10 +106,11 @@ pub use model::{
 };
 pub use nodes::NodeInfo;
 pub use patients::{IdentityCheck, NewPatient, Patient, PatientId, PatientStatus, valid_hersys_id};
-pub use phone::{PhoneError, national_form, normalise_phone};
+pub use phone::{PhoneError, hyphenated_national, national_form, normalise_phone};
 pub use reports::{Answer, HealthReport, ReportCall, ReportFilter, ReportId, ReportView};
 pub use staff::{StaffAccount, StaffId, StaffSession, valid_username};
 pub use trunk::{TrunkChannel, TrunkClaim};
+pub use width::{fold_numeric, fold_width};
 pub use writer::{ReportWriter, WriterConfig, WriterError, WriterStats};
 
 use chrono::{DateTime, NaiveDate, Utc};

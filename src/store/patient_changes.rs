@@ -119,6 +119,21 @@ impl Store {
         .await
     }
 
+    /// Undoes a wrong-number flag set by mistake (key 9 pressed by the patient, or by staff):
+    /// the number is kept and calls resume at the next slot. Audited as `wrong_number_undo`.
+    pub async fn clear_wrong_number(
+        &self,
+        hersys_id: &str,
+        actor: &str,
+        at: DateTime<Utc>,
+    ) -> Result<Patient, StoreError> {
+        let sql = "UPDATE patients SET wrong_number = 0, updated_at_ms = $1 WHERE id = $2";
+        self.change_patient(hersys_id, actor, at, "wrong_number_undo", "", |id| {
+            sqlx::query(sql).bind(to_ms(at)).bind(id)
+        })
+        .await
+    }
+
     /// Sets a corrected phone number and clears the wrong-number flag (audited).
     pub async fn set_phone(
         &self,

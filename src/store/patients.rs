@@ -7,6 +7,7 @@ use sqlx::{AnyConnection, Row};
 
 use super::audit::append_audit;
 use super::centres::{CentreId, ensure_centre_in};
+use super::import::ImportProblem;
 use super::{
     CallSlots, ContactMethod, Language, Store, StoreError, date_text, from_ms, normalise_phone,
     opt_from_ms, parse_date_text, to_ms,
@@ -41,24 +42,24 @@ pub struct NewPatient {
 
 impl NewPatient {
     /// Checks the fields and normalises the phone; every problem found, in field order.
-    pub fn normalised(mut self) -> Result<NewPatient, Vec<String>> {
+    pub fn normalised(mut self) -> Result<NewPatient, Vec<ImportProblem>> {
         let mut problems = Vec::new();
         if !valid_hersys_id(&self.hersys_id) {
-            problems.push("HER-SYS ID must be 6 to 8 digits".to_string());
+            problems.push(ImportProblem::BadHersysId);
         }
         self.name = self.name.trim().to_string();
         if self.name.is_empty() {
-            problems.push("name is empty".to_string());
+            problems.push(ImportProblem::EmptyName);
         }
         match normalise_phone(&self.phone) {
             Ok(p) => self.phone = p,
-            Err(e) => problems.push(e.to_string()),
+            Err(e) => problems.push(ImportProblem::Phone(e)),
         }
         if self.health_centre.trim().is_empty() {
-            problems.push("health centre is empty".to_string());
+            problems.push(ImportProblem::EmptyCentre);
         }
         if self.observation_end < self.observation_start {
-            problems.push("observation end is before its start".to_string());
+            problems.push(ImportProblem::EndBeforeStart);
         }
         if problems.is_empty() {
             Ok(self)
@@ -114,6 +115,11 @@ impl Patient {
         } else {
             PatientStatus::Active
         }
+    }
+
+    /// Age in whole years on `date` (0 before the birth date).
+    pub fn age_on(&self, date: NaiveDate) -> u32 {
+        date.years_since(self.birth_date).unwrap_or(0)
     }
 
     pub fn is_active_on(&self, date: NaiveDate) -> bool {
@@ -243,10 +249,10 @@ impl Store {
         actor: &str,
         at: DateTime<Utc>,
     ) -> Result<Patient, StoreError> {
-        let p = patient
-            .clone()
-            .normalised()
-            .map_err(|v| StoreError::Rejected(v.join("; ")))?;
+        let p = patient.clone().normalised().map_err(|v| {
+            let v: Vec<String> = v.iter().map(ToString::to_string).collect();
+            StoreError::Rejected(v.join("; "))
+        })?;
         let mut tx = self.begin_write().await?;
         let id = insert_patient_in(&mut tx, &p, at).await?;
         append_audit(&mut tx, at, actor, "enrol", Some(id), "").await?;

@@ -62,6 +62,34 @@ pub fn national_form(e164: &str) -> Option<String> {
     Some(format!("0{nsn}"))
 }
 
+/// The national form with hyphens as Japanese offices write it: `090-1234-5678`,
+/// `03-1234-5678`, `0120-123-456`. Mobile/IP (070, 080, 090, 050, 020) are 3-4-4; free dial
+/// 0120 is 4-3-3 and 0800 4-3-4; Tokyo (03) and Osaka (06) 2-4-4; other fixed lines 3-3-4,
+/// which is right for three-digit area codes (045, 011, ...) and readable for the rest (the
+/// full area-code table is not worth carrying for display). `None` like [`national_form`].
+pub fn hyphenated_national(e164: &str) -> Option<String> {
+    let n = national_form(e164)?;
+    let groups: &[usize] = match (n.len(), &n[..n.len().min(4)]) {
+        (11, "0800") => &[4, 3, 4],
+        (11, p) if ["070", "080", "090", "050", "020"].contains(&&p[..3]) => &[3, 4, 4],
+        (10, "0120") => &[4, 3, 3],
+        (10, p) if p.starts_with("03") || p.starts_with("06") => &[2, 4, 4],
+        (10, _) => &[3, 3, 4],
+        _ => return Some(n),
+    };
+    let mut out = String::with_capacity(n.len() + 2);
+    let mut rest = n.as_str();
+    for (i, g) in groups.iter().enumerate() {
+        if i > 0 {
+            out.push('-');
+        }
+        let (head, tail) = rest.split_at(*g);
+        out.push_str(head);
+        rest = tail;
+    }
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -136,5 +164,29 @@ mod tests {
         );
         assert_eq!(national_form("+14155552671"), None);
         assert_eq!(national_form("+81"), None);
+    }
+
+    #[test]
+    fn hyphenated_national_forms_follow_office_usage() {
+        let h = |s: &str| hyphenated_national(s);
+        assert_eq!(h("+819012345678").as_deref(), Some("090-1234-5678"));
+        assert_eq!(h("+815031980215").as_deref(), Some("050-3198-0215"));
+        assert_eq!(h("+81312345678").as_deref(), Some("03-1234-5678"));
+        assert_eq!(h("+81612345678").as_deref(), Some("06-1234-5678"));
+        assert_eq!(h("+81451234567").as_deref(), Some("045-123-4567"));
+        assert_eq!(h("+81120123456").as_deref(), Some("0120-123-456"));
+        assert_eq!(h("+818001234567").as_deref(), Some("0800-123-4567"));
+        assert_eq!(h("+14155552671"), None);
+    }
+
+    proptest::proptest! {
+        /// Hyphens only regroup the digits: removing them gives the national form back.
+        #[test]
+        fn hyphenation_keeps_the_digits(nsn in "[1-9][0-9]{8,9}") {
+            let e164 = format!("+81{nsn}");
+            let h = hyphenated_national(&e164).unwrap();
+            proptest::prop_assert_eq!(h.replace('-', ""), national_form(&e164).unwrap());
+            proptest::prop_assert!(!h.starts_with('-') && !h.ends_with('-') && !h.contains("--"));
+        }
     }
 }

@@ -8,6 +8,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use sqlx::{AnyConnection, Row};
 
 use super::attempts::AttemptId;
+use super::audit::append_audit;
 use super::journal::ReportWrite;
 use super::patients::PatientId;
 use super::{Channel, Store, StoreError, Symptom, flag, from_ms, to_ms};
@@ -286,6 +287,22 @@ impl Store {
                     .await?;
                     if done.rows_affected() == 0 {
                         return Err(StoreError::NotFound("health report"));
+                    }
+                }
+                ReportWrite::WrongNumber { report, at_ms } => {
+                    // Only a change is audited: a replayed write lands once.
+                    let changed = sqlx::query(
+                        "UPDATE patients SET wrong_number = 1, updated_at_ms = $1 \
+                         WHERE id = $2 AND wrong_number = 0",
+                    )
+                    .bind(*at_ms)
+                    .bind(report.patient.0)
+                    .execute(&mut *tx)
+                    .await?;
+                    if changed.rows_affected() > 0 {
+                        let at = from_ms(*at_ms)?;
+                        append_audit(&mut tx, at, "ivr", "wrong_number", Some(report.patient), "")
+                            .await?;
                     }
                 }
             }

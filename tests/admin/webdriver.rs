@@ -145,6 +145,38 @@ impl Driver {
         .await
     }
 
+    /// Runs `js` with WebDriver's callback as its last argument; returns what it passes.
+    pub async fn script_async(&self, js: &str) -> Value {
+        self.cmd(
+            "POST",
+            "/execute/async",
+            Some(json!({"script": js, "args": []})),
+        )
+        .await
+    }
+
+    /// Lets downloads land in `dir` (headless Chromium drops them otherwise), through
+    /// chromedriver's DevTools passthrough.
+    pub async fn allow_downloads(&self, dir: &str) {
+        self.cmd(
+            "POST",
+            "/goog/cdp/execute",
+            Some(json!({"cmd": "Browser.setDownloadBehavior",
+                        "params": {"behavior": "allow", "downloadPath": dir}})),
+        )
+        .await;
+    }
+
+    /// Resizes the browser window (CSS pixels).
+    pub async fn set_window_size(&self, width: u32, height: u32) {
+        self.cmd(
+            "POST",
+            "/window/rect",
+            Some(json!({"width": width, "height": height})),
+        )
+        .await;
+    }
+
     pub async fn current_url(&self) -> String {
         self.cmd("GET", "/url", None)
             .await

@@ -12,7 +12,10 @@ use axum::http::HeaderMap;
 use axum::http::request::Parts;
 
 use super::auth::cookie;
-use crate::store::{AlertLevel, AttemptOutcome, Channel, ContactMethod, PatientStatus, Symptom};
+use crate::store::{
+    AlertLevel, AttemptOutcome, Channel, ContactMethod, Finding, ImportProblem, Language,
+    PatientStatus, Symptom,
+};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UiLang {
@@ -159,6 +162,32 @@ pub struct Texts {
     pub lockout_active: &'static str,
     pub lockout_expired: &'static str,
     pub lockout_lifted_by: &'static str,
+    pub reasons: &'static str,
+    pub age: &'static str,
+    pub handled: &'static str,
+    pub mark_handled: &'static str,
+    pub handled_note: &'static str,
+    pub search: &'static str,
+    pub search_hint: &'static str,
+    pub filter_status: &'static str,
+    pub filter_default: &'static str,
+    pub filter_all: &'static str,
+    pub any_slot: &'static str,
+    pub rest_group: &'static str,
+    pub patients_total: &'static str,
+    pub matching: &'static str,
+    pub prev_page: &'static str,
+    pub next_page: &'static str,
+    pub fever: &'static str,
+    pub export_reports: &'static str,
+    pub date_from: &'static str,
+    pub date_to: &'static str,
+    pub download: &'static str,
+    pub import_template: &'static str,
+    pub import_hint: &'static str,
+    pub undo_wrong_number: &'static str,
+    /// In [`Language::ALL`] order.
+    pub language_names: [&'static str; 8],
 }
 
 fn index<T: PartialEq>(all: &[T], v: &T) -> usize {
@@ -194,6 +223,80 @@ impl Texts {
     }
     pub fn symptom(&self, s: Symptom) -> &'static str {
         self.symptom_names[index(Symptom::ALL, &s)]
+    }
+    pub fn language_name(&self, l: Language) -> &'static str {
+        self.language_names[index(Language::ALL, &l)]
+    }
+    /// A flagged value or symptom, named for the follow-up list's reasons.
+    pub fn reason(&self, f: Finding) -> String {
+        match f {
+            Finding::Spo2Urgent { spo2 } => {
+                format!("SpO2 {spo2}% ({})", self.alert_level(AlertLevel::Urgent))
+            }
+            Finding::Spo2Recheck { spo2 } => {
+                format!("SpO2 {spo2}% ({})", self.alert_level(AlertLevel::Recheck))
+            }
+            Finding::Fever { temperature_dc } => {
+                format!("{} {:.1} °C", self.fever, temperature_dc as f64 / 10.0)
+            }
+            Finding::Symptom { symptom } => self.symptom(symptom).to_string(),
+        }
+    }
+}
+
+/// An import problem in the page's language (English is the problem's own text).
+pub fn import_problem(lang: UiLang, p: &ImportProblem) -> String {
+    use crate::store::{DateField, PhoneError, SlotsError};
+    if lang == UiLang::En {
+        return p.to_string();
+    }
+    let date_field = |f: &DateField| match f {
+        DateField::BirthDate => JA.birth_date,
+        DateField::ObservationStart => JA.observation_start,
+        DateField::ObservationEnd => JA.observation_end,
+    };
+    match p {
+        ImportProblem::Unreadable(_) => "ファイルを読み込めません".to_string(),
+        ImportProblem::Encoding => "文字コードが UTF-8 でも Shift_JIS でもありません".to_string(),
+        ImportProblem::BadHeader(_) => "見出し行を CSV として読めません".to_string(),
+        ImportProblem::UnknownColumn(c) => format!("不明な列「{c}」"),
+        ImportProblem::MissingColumn(c) => format!("列「{c}」がありません"),
+        ImportProblem::BadCsv(_) => "CSV として読めない行です（列の数や引用符を確認）".to_string(),
+        ImportProblem::BadDate(f, v) => format!(
+            "{}「{v}」は日付ではありません（1980/1/5 または 1980-01-05）",
+            date_field(f)
+        ),
+        ImportProblem::UnknownLanguage(v) => {
+            format!("言語「{v}」は使えません（ja, en, zh, ko, vi, pt, es, ne）")
+        }
+        ImportProblem::Slots(SlotsError::Empty) => "架電時間がありません".to_string(),
+        ImportProblem::Slots(SlotsError::BadHour(h)) => {
+            format!("架電時間「{h}」は 0〜23 時ではありません")
+        }
+        ImportProblem::BadHersysId => "HER-SYS ID は 6〜8 桁の数字です".to_string(),
+        ImportProblem::EmptyName => "氏名が空です".to_string(),
+        ImportProblem::Phone(PhoneError::Empty) => "電話番号が空です".to_string(),
+        ImportProblem::Phone(PhoneError::BadCharacter) => {
+            "電話番号に数字・ハイフン以外の文字があります".to_string()
+        }
+        ImportProblem::Phone(PhoneError::NotJapanese) => {
+            "電話番号が日本の番号（0… または +81…）ではありません".to_string()
+        }
+        ImportProblem::Phone(PhoneError::BadLength(n)) => {
+            format!("電話番号の桁数が違います（市外局番の 0 を除き {n} 桁）")
+        }
+        ImportProblem::EmptyCentre => "保健所名が空です".to_string(),
+        ImportProblem::EndBeforeStart => "療養終了日が療養開始日より前です".to_string(),
+        ImportProblem::DuplicateInFile(l) => format!("HER-SYS ID が {l} 行目と重複しています"),
+        ImportProblem::AlreadyEnrolled => "この HER-SYS ID は登録済みです".to_string(),
+        ImportProblem::OtherCentre => "自保健所以外の保健所名です".to_string(),
+        ImportProblem::Rejected(reason) => {
+            if reason.contains("calling hours") {
+                "架電時間が保健所の架電可能時間外です".to_string()
+            } else {
+                reason.clone()
+            }
+        }
     }
 }
 
@@ -235,5 +338,17 @@ mod tests {
         assert_eq!(EN.alert_level(AlertLevel::Urgent), "urgent");
         assert_eq!(EN.status(PatientStatus::WrongNumber), "wrong number");
         assert_eq!(EN.channel(Channel::HealthCall), "health-call");
+        assert_eq!(JA.language_name(Language::Vi), "ベトナム語");
+        assert_eq!(EN.language_name(Language::Ne), "Nepali");
+        assert_eq!(
+            JA.reason(Finding::Spo2Recheck { spo2: 95 }),
+            "SpO2 95% (再測定)"
+        );
+        assert_eq!(
+            EN.reason(Finding::Fever {
+                temperature_dc: 382
+            }),
+            "fever 38.2 °C"
+        );
     }
 }
