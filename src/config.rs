@@ -221,8 +221,12 @@ pub struct TrunkConfig {
     pub number_format: NumberFormat,
     pub username: String,
     pub password: String,
-    /// Concurrent calls the trunk allows.
+    /// Concurrent calls the trunk allows, counted across every node on this case store
+    /// (each node's dialer holds a leased channel row per call, `src/store/trunk.rs`).
     pub channels: usize,
+    /// How long a held channel stays held without renewal (the holder renews it at a
+    /// third of this): a node that dies gives its channels back within this time.
+    pub channel_lease_secs: u64,
     /// REGISTER to the trunk (refreshed before expiry) when true.
     pub register: bool,
     /// Seconds between CRLF keep-alives to the trunk, which keep a NAT's mapping open
@@ -241,6 +245,7 @@ impl Default for TrunkConfig {
             username: String::new(),
             password: String::new(),
             channels: 2600,
+            channel_lease_secs: 30,
             register: false,
             keepalive_secs: 25,
         }

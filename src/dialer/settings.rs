@@ -21,6 +21,8 @@ pub struct DialerSettings {
     pub first_attempt_limit_minutes: i64,
     /// `off`, `since_slot` or `same_day`: which earlier report cancels a slot's call.
     pub skip_if_reported: ReportCutoff,
+    /// Call starts per second on the trunk, counted across every node that dials it
+    /// (`src/store/trunk.rs`), and by this node's own pacer.
     pub calls_per_second: f64,
     pub typical_call_seconds: i64,
     pub expected_attempts: f64,

@@ -53,6 +53,9 @@
 //!   [`Store::list_nodes`], [`Store::request_drain`]; on-demand calls
 //!   ([`Store::request_call`] → [`Store::claim_call_requests`] → [`Store::finish_call_request`],
 //!   see `call_requests.rs`).
+//! - Shared trunk limits (dialer, `trunk.rs`): [`Store::prepare_trunk`] at start,
+//!   [`Store::claim_trunk_channel`] before each call (channel lease + start rate across
+//!   nodes), [`Store::renew_trunk_channels`] while calls are up, [`Store::release_trunk_channel`].
 //! - Staff pages (`admin`): [`Store::list_centre_patients`], [`Store::latest_reports`],
 //!   [`Store::attempts_on`], [`Store::export_patients_csv`],
 //!   [`Store::mark_handled`] / [`Store::latest_handled`] (follow-up "handled" marks),
@@ -81,6 +84,7 @@ mod patients;
 mod phone;
 mod reports;
 mod staff;
+mod trunk;
 mod width;
 mod writer;
 
@@ -105,6 +109,7 @@ pub use patients::{IdentityCheck, NewPatient, Patient, PatientId, PatientStatus,
 pub use phone::{PhoneError, hyphenated_national, national_form, normalise_phone};
 pub use reports::{Answer, HealthReport, ReportCall, ReportFilter, ReportId, ReportView};
 pub use staff::{StaffAccount, StaffId, StaffSession, valid_username};
+pub use trunk::{TrunkChannel, TrunkClaim};
 pub use width::{fold_numeric, fold_width};
 pub use writer::{ReportWriter, WriterConfig, WriterError, WriterStats};
 

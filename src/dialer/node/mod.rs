@@ -10,11 +10,14 @@
 //!
 //! Several nodes may run on one PostgreSQL: the job queue's leases keep them from dialling
 //! the same job, and a node that dies leaves its jobs to be taken back when leases expire.
+//! They also share the trunk's channels and start rate (`trunk_share.rs`): each call holds
+//! a leased channel row, so N channels and R starts per second hold across all nodes.
 
 mod clock;
 mod on_demand;
 mod outcome;
 mod planner;
+mod trunk_share;
 mod worker;
 
 use std::sync::Arc;
@@ -79,6 +82,8 @@ impl Ctx {
 pub struct DialerNode {
     stop: watch::Sender<bool>,
     tasks: Vec<JoinHandle<()>>,
+    /// Renews the shared trunk channels' leases; runs until the calls are over.
+    trunk_leases: JoinHandle<()>,
     stats: Arc<DialerStats>,
     clock: Clock,
 }
@@ -95,6 +100,12 @@ impl DialerNode {
     ) -> Result<DialerNode, DialerError> {
         let settings = config.dialer.clone();
         settings.validate()?;
+        if config.trunk.channel_lease_secs == 0 {
+            return Err(DialerError::InvalidPolicy(
+                "trunk.channel_lease_secs must be at least 1".into(),
+            ));
+        }
+
         let lines = CallerLinePool::from_config(&config.caller_lines)?;
         let pacing: PacingConfig = settings.pacing(config);
         let workers = settings.workers.min(pacing.channels().max(1));
@@ -111,6 +122,7 @@ impl DialerNode {
             stats: stats.clone(),
         });
         let (stop, stopped) = watch::channel(false);
+        let trunk_leases = tokio::spawn(trunk_share::keep_leases(ctx.clone()));
         let tasks = vec![
             tokio::spawn(planner::run(ctx.clone(), stopped.clone())),
             tokio::spawn(worker::run(ctx, workers, stopped)),
@@ -119,6 +131,7 @@ impl DialerNode {
         Ok(DialerNode {
             stop,
             tasks,
+            trunk_leases,
             stats,
             clock,
         })
@@ -144,6 +157,7 @@ impl DialerNode {
         for t in self.tasks {
             let _ = t.await;
         }
+        self.trunk_leases.abort();
     }
 
     /// Drops every task at once, mid-call included (what a crash leaves behind: leased
@@ -152,5 +166,6 @@ impl DialerNode {
         for t in &self.tasks {
             t.abort();
         }
+        self.trunk_leases.abort();
     }
 }

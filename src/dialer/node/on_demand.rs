@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use chrono::{TimeDelta, Utc};
 
-use super::worker::take_line;
+use super::trunk_share;
 use super::{Ctx, attempt_outcome};
 use crate::store::{AlertThresholds, AttemptOutcome, CallRequest, CallRequestResult};
 
@@ -52,7 +52,7 @@ pub(super) async fn place(ctx: Arc<Ctx>, request: CallRequest) {
             };
             let waited_until = tokio::time::Instant::now() + LINE_WAIT;
             let line = loop {
-                match take_line(&ctx, ctx.clock.now()) {
+                match trunk_share::take(&ctx, ctx.clock.now()).await {
                     Ok(line) => break Some(line),
                     Err(_) if tokio::time::Instant::now() < waited_until => {
                         tokio::time::sleep(Duration::from_millis(200)).await;

@@ -134,7 +134,7 @@ async fn dial(
     th: AlertThresholds,
 ) {
     let now = ctx.clock.now();
-    let line = match take_line(ctx, now) {
+    let line = match super::trunk_share::take(ctx, now).await {
         Ok(line) => line,
         Err(retry_at) => return release(ctx, &job, retry_at).await,
     };
@@ -211,20 +211,29 @@ async fn trunk_congested(ctx: &Ctx, job: &ClaimedJob, retry_after: Option<std::t
     }
 }
 
-/// A caller line and a trunk channel held for one call; both are given back when dropped.
+/// A caller line and a trunk channel (this node's count, and the shared lease once
+/// taken) held for one call; all are given back when dropped.
 pub(super) struct HeldLine<'a> {
     ctx: &'a Ctx,
     line: Option<LineLease>,
+    shared: Option<crate::store::TrunkChannel>,
 }
 
 impl HeldLine<'_> {
     pub(super) fn number(&self) -> &str {
         self.line.as_ref().map_or("", LineLease::number)
     }
+
+    pub(super) fn hold_shared(&mut self, ch: crate::store::TrunkChannel) {
+        self.shared = Some(ch);
+    }
 }
 
 impl Drop for HeldLine<'_> {
     fn drop(&mut self) {
+        if let Some(ch) = self.shared.take() {
+            super::trunk_share::release_later(&self.ctx.store, ch);
+        }
         if let Ok(mut p) = self.ctx.pacer.lock() {
             p.finish(TRUNK);
         }
@@ -254,6 +263,7 @@ pub(super) fn take_line(ctx: &Ctx, now: DateTime<Utc>) -> Result<HeldLine<'_>, D
         Ok(()) => Ok(HeldLine {
             ctx,
             line: Some(line),
+            shared: None,
         }),
         Err(denied) => {
             if let Ok(mut l) = ctx.lines.lock() {
