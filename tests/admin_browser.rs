@@ -42,12 +42,9 @@ fn browser_required() -> bool {
     std::env::var("KENKOCALL_REQUIRE_BROWSER").is_ok_and(|v| v == "1")
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .expect("free port")
-}
+/// chromedriver's port, in the ranges `.ci/run` reserves from ephemeral use (a port the
+/// OS picked and released could be taken by another process before chromedriver binds it).
+const DRIVER_PORT: u16 = 44798;
 
 /// Kills chromedriver (and with it the browser) however the test ends.
 struct Child(tokio::process::Child);
@@ -128,7 +125,7 @@ async fn staff_logs_in_changes_slots_and_sees_urgent_patient_first_in_red() {
         let _ = axum::serve(listener, admin::router(state)).await;
     });
 
-    let port = free_port();
+    let port = DRIVER_PORT;
     let profile = tempfile::tempdir().unwrap();
     let _driver_proc = Child(
         tokio::process::Command::new(&driver_bin)

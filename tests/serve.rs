@@ -3,20 +3,18 @@
 //! `/healthz`, and stop cleanly on Ctrl-C (SIGINT).
 
 use std::io::{Read, Write};
-use std::net::{TcpListener, TcpStream};
+use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// Ports of this test: 44700-44799 (RTP) and two picked by the OS.
-const RTP_PORTS: &str = "44700-44799";
-
-fn free_port() -> u16 {
-    TcpListener::bind("127.0.0.1:0")
-        .and_then(|l| l.local_addr())
-        .map(|a| a.port())
-        .unwrap()
-}
+/// Ports of this test, all in the ranges `.ci/run` reserves from ephemeral use (a port
+/// the OS picked could be taken by another process before `serve` binds it): RTP
+/// 44700-44789, SIP 44790, HTTP 44791, sipp 44792.
+const RTP_PORTS: &str = "44700-44789";
+const SIP_PORT: u16 = 44790;
+const HTTP_PORT: u16 = 44791;
+const SIPP_PORT: u16 = 44792;
 
 fn http_get(port: u16, path: &str) -> Option<String> {
     let mut s = TcpStream::connect(("127.0.0.1", port)).ok()?;
@@ -35,7 +33,7 @@ fn http_get(port: u16, path: &str) -> Option<String> {
 fn serve_answers_the_health_call_line_serves_pages_and_stops_on_ctrl_c() {
     let dir = tempfile::tempdir().unwrap();
     let root = Path::new(env!("CARGO_MANIFEST_DIR"));
-    let (sip, http) = (free_port(), free_port());
+    let (sip, http) = (SIP_PORT, HTTP_PORT);
     let config = dir.path().join("kenkocall.toml");
     std::fs::write(
         &config,
@@ -71,7 +69,13 @@ fn serve_answers_the_health_call_line_serves_pages_and_stops_on_ctrl_c() {
             Instant::now() < deadline,
             "serve did not open its staff pages"
         );
-        assert!(child.try_wait().unwrap().is_none(), "serve exited early");
+        if child.try_wait().unwrap().is_some() {
+            let mut log = String::new();
+            if let Some(mut e) = child.stderr.take() {
+                let _ = e.read_to_string(&mut log);
+            }
+            panic!("serve exited early: {log}");
+        }
         std::thread::sleep(Duration::from_millis(200));
     };
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
@@ -95,7 +99,7 @@ fn serve_answers_the_health_call_line_serves_pages_and_stops_on_ctrl_c() {
             "-timeout",
             "20",
         ])
-        .args(["-p", &free_port().to_string(), "-nostdin", "-timeout_error"])
+        .args(["-p", &SIPP_PORT.to_string(), "-nostdin", "-timeout_error"])
         .current_dir(dir.path())
         .stdout(Stdio::null())
         .stderr(Stdio::null())
