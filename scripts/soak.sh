@@ -93,13 +93,15 @@ shutdown_grace_secs = 10
 poll_ms = 200
 EOF
 
-# The one call slot of every patient is 12 hours away in the centre's zone (Asia/Tokyo), so
-# the planner calls nobody during the soak: every outbound call is a call-now.
+# The one call slot of every patient is hours away in the centre's zone (Asia/Tokyo), so
+# the planner calls nobody during the soak: every outbound call is a call-now. It must lie
+# within the centre's calling hours (08:00-20:00 by default; import refuses others): 19:00
+# until 14:00 (at least 5 hours ahead), then 08:00 (already past today).
 read -r SLOT TODAY START END < <(python3 - <<'EOF'
 import datetime, zoneinfo
 now = datetime.datetime.now(zoneinfo.ZoneInfo("Asia/Tokyo"))
 d = datetime.timedelta
-print((now.hour + 12) % 24, now.date(), now.date() - d(days=1), now.date() + d(days=7))
+print(8 if now.hour >= 14 else 19, now.date(), now.date() - d(days=1), now.date() + d(days=7))
 EOF
 )
 {
