@@ -263,6 +263,19 @@ impl Store {
     }
 
     /// Why an update naming `job` changed nothing.
+    /// Ok when a held-job update changed its row; otherwise why the job is not ours.
+    async fn held_or_lost(
+        &self,
+        rows: u64,
+        job: &ClaimedJob,
+        begun: bool,
+    ) -> Result<(), QueueError> {
+        if rows == 0 {
+            return Err(self.lost_or(job, begun).await);
+        }
+        Ok(())
+    }
+
     async fn lost_or(&self, job: &ClaimedJob, begun: bool) -> QueueError {
         let row = sqlx::query(
             "SELECT state, lease_token FROM call_attempts WHERE patient_id = $1 AND slot_date = $2 \
@@ -374,10 +387,7 @@ impl JobQueue for Store {
         .execute(&self.pool)
         .await
         .map_err(storage)?;
-        if done.rows_affected() == 0 {
-            return Err(self.lost_or(job, false).await);
-        }
-        Ok(())
+        self.held_or_lost(done.rows_affected(), job, false).await
     }
 
     async fn begin_attempt(
@@ -401,10 +411,7 @@ impl JobQueue for Store {
         .execute(&self.pool)
         .await
         .map_err(storage)?;
-        if done.rows_affected() == 0 {
-            return Err(self.lost_or(job, false).await);
-        }
-        Ok(())
+        self.held_or_lost(done.rows_affected(), job, false).await
     }
 
     async fn give_back_attempt(
@@ -427,10 +434,7 @@ impl JobQueue for Store {
         .execute(&self.pool)
         .await
         .map_err(storage)?;
-        if done.rows_affected() == 0 {
-            return Err(self.lost_or(job, true).await);
-        }
-        Ok(())
+        self.held_or_lost(done.rows_affected(), job, true).await
     }
 
     async fn finish_attempt(
@@ -494,9 +498,6 @@ impl JobQueue for Store {
         .execute(&self.pool)
         .await
         .map_err(storage)?;
-        if done.rows_affected() == 0 {
-            return Err(self.lost_or(job, false).await);
-        }
-        Ok(())
+        self.held_or_lost(done.rows_affected(), job, false).await
     }
 }
